@@ -1,0 +1,459 @@
+"""The differentiable ops: one small class each, forward and backward side by side.
+
+forward gets numpy arrays and keeps (in __slots__) only what backward needs; backward gets
+dL/d(output) and returns dL/d(input) for each input, summed back to that input's shape.
+"""
+import math
+
+import numpy as np
+
+from .tensor import Function, Tensor, _lift
+
+
+def unbroadcast(grad, like):
+    """Sum `grad` over the axes numpy broadcasting added or stretched, to `like`'s shape and dtype.
+
+    Broadcasting copies an input along those axes, so its gradient is the sum of the copies.
+    """
+    if grad.shape != like.shape:
+        extra = grad.ndim - like.ndim
+        stretched = tuple(i + extra for i, n in enumerate(like.shape) if n == 1 and grad.shape[i + extra] != 1)
+        grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
+        grad = grad.reshape(like.shape)
+    return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
+
+
+def _broadcast_error(name, x, y):
+    return ValueError(f"{name}: shapes {x.shape} and {y.shape} cannot be broadcast together "
+                      f"(numpy rules: trailing dimensions must be equal or 1)")
+
+
+# --- element-wise binary ops ---------------------------------------------------------
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1, dz/dy = 1."""
+    __slots__ = ("x", "y")
+    name = "add"
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        try:
+            return x + y
+        except ValueError:
+            raise _broadcast_error(self.name, x, y) from None
+
+    def backward(self, g):
+        return unbroadcast(g, self.x), unbroadcast(g, self.y)
+
+
+class Sub(Function):
+    """z = x − y;  dz/dx = 1, dz/dy = −1."""
+    __slots__ = ("x", "y")
+    name = "sub"
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        try:
+            return x - y
+        except ValueError:
+            raise _broadcast_error(self.name, x, y) from None
+
+    def backward(self, g):
+        return unbroadcast(g, self.x), unbroadcast(-g, self.y)
+
+
+class Mul(Function):
+    """z = x ⊗ y;  dz/dx = y, dz/dy = x."""
+    __slots__ = ("x", "y")
+    name = "mul"
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        try:
+            return x * y
+        except ValueError:
+            raise _broadcast_error(self.name, x, y) from None
+
+    def backward(self, g):
+        x_in, y_in = self.parents
+        return (unbroadcast(g * self.y, self.x) if x_in.requires_grad else None,
+                unbroadcast(g * self.x, self.y) if y_in.requires_grad else None)
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1/y, dz/dy = −x/y² = −z/y."""
+    __slots__ = ("x", "y", "z")
+    name = "div"
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        try:
+            self.z = x / y
+        except ValueError:
+            raise _broadcast_error(self.name, x, y) from None
+        return self.z
+
+    def backward(self, g):
+        g_over_y = g / self.y
+        return unbroadcast(g_over_y, self.x), unbroadcast(-g_over_y * self.z, self.y)
+
+
+class MatMul(Function):
+    """z = x @ y;  dL/dx = g @ yᵀ, dL/dy = xᵀ @ g (numpy's rules for 1-D operands)."""
+    __slots__ = ("x", "y")
+    name = "matmul"
+
+    def forward(self, x, y):
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"matmul: operands need at least 1 dimension; got shapes {x.shape} "
+                             f"and {y.shape} (use * to scale by a scalar)")
+        if x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
+            raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align: the last "
+                             f"dimension of the first must equal the "
+                             f"{'second-to-last' if y.ndim > 1 else 'only'} dimension of the second")
+        self.x, self.y = x, y
+        try:
+            return x @ y
+        except ValueError:   # batch dimensions that do not broadcast
+            raise _broadcast_error(self.name, x, y) from None
+
+    def backward(self, g):
+        x, y = self.x, self.y
+        x_in, y_in = self.parents
+        if x.ndim == 2 and y.ndim == 2:   # the common case, without the general reshaping
+            return (unbroadcast(g @ y.T, x) if x_in.requires_grad else None,
+                    unbroadcast(x.T @ g, y) if y_in.requires_grad else None)
+        # A 1-D x acts as a row (1, n) and a 1-D y as a column (n, 1), whose extra axis
+        # the product dropped; put those axes back into g, then use the 2-D formulas.
+        if y.ndim == 1:
+            g, y = g[..., None], y[:, None]
+        if x.ndim == 1:
+            g, x = np.expand_dims(g, -2), x[None, :]
+        dx = unbroadcast(g @ np.swapaxes(y, -1, -2), x).reshape(self.x.shape) if x_in.requires_grad else None
+        dy = unbroadcast(np.swapaxes(x, -1, -2) @ g, y).reshape(self.y.shape) if y_in.requires_grad else None
+        return dx, dy
+
+
+# --- element-wise unary ops ----------------------------------------------------------
+
+class Neg(Function):
+    """z = −x;  dz/dx = −1."""
+    __slots__ = ()
+    name = "neg"
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Sigmoid(Function):
+    """z = σ(x) = 1/(1+e^−x);  dz/dx = z(1 − z)."""
+    __slots__ = ("z",)
+    name = "sigmoid"
+
+    def forward(self, x):
+        # σ(x) = ½ + ½·tanh(x/2): the same function, without exp's overflow for x < −709.
+        z = np.multiply(x, 0.5)
+        np.tanh(z, out=z)
+        z *= 0.5
+        z += 0.5
+        self.z = z
+        return z
+
+    def backward(self, g):
+        z = self.z
+        return (g * z * (1 - z),)
+
+
+class Tanh(Function):
+    """z = tanh(x);  dz/dx = 1 − z²."""
+    __slots__ = ("z",)
+    name = "tanh"
+
+    def forward(self, x):
+        self.z = np.tanh(x)
+        return self.z
+
+    def backward(self, g):
+        z = self.z
+        return (g * (1 - z * z),)
+
+
+class Exp(Function):
+    """z = eˣ;  dz/dx = z."""
+    __slots__ = ("z",)
+    name = "exp"
+
+    def forward(self, x):
+        self.z = np.exp(x)
+        return self.z
+
+    def backward(self, g):
+        return (g * self.z,)
+
+
+class Log(Function):
+    """z = ln x;  dz/dx = 1/x."""
+    __slots__ = ("x",)
+    name = "log"
+
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, g):
+        return (g / self.x,)
+
+
+# --- reductions ----------------------------------------------------------------------
+
+def _axis(name, axis, ndim):
+    """Validate one axis and make it non-negative."""
+    if axis.__class__ is int and -ndim <= axis < ndim:   # the common case, checked cheaply
+        return axis % ndim
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name}: axis must be an int; got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}: axis {axis} is out of range for a tensor with {ndim} "
+                         f"dimension{'s' * (ndim != 1)}")
+    return int(axis) % ndim
+
+
+def _axes(name, axis, ndim):
+    """Normalise `axis` (None, int or tuple of ints) to a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if axis.__class__ is int and -ndim <= axis < ndim:   # the common case, checked cheaply
+        return (axis % ndim,)
+    out = [_axis(name, a, ndim) for a in (axis if isinstance(axis, tuple) else (axis,))]
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: axis {axis!r} names a dimension twice")
+    return tuple(sorted(out))
+
+
+class Sum(Function):
+    """z = Σ x over `axis`;  dz/dx = 1, so g is copied back along the summed axes."""
+    __slots__ = ("shape", "kept")
+    name = "sum"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _axes(self.name, axis, x.ndim)
+        self.shape = x.shape
+        self.kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))   # keepdims shape
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    def backward(self, g):
+        grad = np.empty(self.shape, dtype=g.dtype)
+        grad[...] = g.reshape(self.kept)     # broadcast along the summed axes
+        return (grad,)
+
+
+class Mean(Sum):
+    """z = (1/n) Σ x over `axis` (n elements per output);  dz/dx = 1/n."""
+    __slots__ = ("n",)
+    name = "mean"
+
+    def forward(self, x, axis=None, keepdims=False):
+        total = super().forward(x, axis, keepdims)
+        self.n = x.size // max(1, math.prod(self.kept))
+        return total / self.n if self.n else total * np.nan   # the mean of nothing is NaN
+
+    def backward(self, g):
+        return super().backward(g / self.n)
+
+
+# --- shape ops -----------------------------------------------------------------------
+
+class Reshape(Function):
+    """z = x viewed with a new shape;  the gradient is g viewed with x's shape."""
+    __slots__ = ("shape",)
+    name = "reshape"
+
+    def forward(self, x, shape):
+        self.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except (ValueError, TypeError):
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
+                             f"elements) into {shape!r}") from None
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class Transpose(Function):
+    """z = x with its axes permuted (reversed by default);  the gradient is g permuted back."""
+    __slots__ = ("axes",)
+    name = "transpose"
+
+    def forward(self, x, axes=None):
+        if axes is not None and (len(axes) != x.ndim or _axes(self.name, axes, x.ndim) != tuple(range(x.ndim))):
+            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
+                             f"{x.ndim} axes of a tensor of shape {x.shape}")
+        self.axes = None if axes is None else tuple(a % x.ndim for a in axes)
+        return x.transpose(self.axes)
+
+    def backward(self, g):
+        if self.axes is None:                # reversing the axes is its own inverse
+            return (g.transpose(),)
+        inverse = sorted(range(len(self.axes)), key=self.axes.__getitem__)
+        return (g.transpose(inverse),)
+
+
+def _is_basic(index):
+    """True for numpy 'basic' indexing (ints, slices, None, ...), which picks each element once."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+class GetItem(Function):
+    """z = x[index];  the gradient scatters g back into zeros of x's shape (adding repeats)."""
+    __slots__ = ("shape", "index")
+    name = "getitem"
+
+    def forward(self, x, index):
+        self.shape, self.index = x.shape, index
+        try:
+            return x[index]
+        except IndexError as e:
+            raise IndexError(f"getitem: {e} (tensor of shape {x.shape}, index {index!r})") from None
+
+    def backward(self, g):
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            grad[self.index] = g
+        else:                       # fancy indexing may pick an element twice: add, not assign
+            np.add.at(grad, self.index, g)
+        return (grad,)
+
+
+class Concat(Function):
+    """z = [x₁; x₂; …] along `axis`;  each input's gradient is its slice of g."""
+    __slots__ = ("axis", "ends")
+    name = "concat"
+
+    def forward(self, *xs, axis=0):
+        try:
+            out = np.concatenate(xs, axis=axis)
+        except (ValueError, TypeError):      # numpy checks the shapes; we explain them
+            raise ValueError(f"concat: shapes {', '.join(str(x.shape) for x in xs)} cannot be "
+                             f"joined along axis {axis!r}: all need the same number of dimensions "
+                             f"(at least 1), the axis must exist, and the sizes must be equal "
+                             f"except on that axis") from None
+        self.axis = axis % out.ndim
+        self.ends, end = [], 0
+        for x in xs:
+            end += x.shape[self.axis]
+            self.ends.append(end)
+        return out
+
+    def backward(self, g):
+        before = (slice(None),) * self.axis
+        start, grads = 0, []
+        for end in self.ends:
+            grads.append(g[before + (slice(start, end),)])
+            start = end
+        return tuple(grads)
+
+
+def concat(tensors, axis=0):
+    """Join tensors along an existing axis (numpy's concatenate), differentiably."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concat: needs at least one tensor; got an empty sequence")
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if like is None:
+        raise TypeError("concat: needs at least one Tensor among its inputs")
+    return Concat.apply(*[_lift(t, like) for t in tensors], axis=axis)
+
+
+# --- softmax and cross-entropy -------------------------------------------------------
+
+def _log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)     # subtract the max: exp cannot overflow
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class Softmax(Function):
+    """s = eˣ / Σ eˣ along `axis`;  dL/dx = s ⊗ (g − Σ g⊗s)."""
+    __slots__ = ("s", "axis")
+    name = "softmax"
+
+    def forward(self, x, axis=-1):
+        self.axis = _axis(self.name, axis, x.ndim)
+        e = np.exp(x - x.max(axis=self.axis, keepdims=True))   # shifted: exp cannot overflow
+        e /= e.sum(axis=self.axis, keepdims=True)
+        self.s = e
+        return e
+
+    def backward(self, g):
+        s = self.s
+        return (s * (g - (g * s).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """z = x − log Σ eˣ along `axis`;  dL/dx = g − softmax(x) ⊗ Σ g."""
+    __slots__ = ("z", "axis")
+    name = "log_softmax"
+
+    def forward(self, x, axis=-1):
+        self.axis = _axis(self.name, axis, x.ndim)
+        self.z = _log_softmax(x, self.axis)
+        return self.z
+
+    def backward(self, g):
+        return (g - np.exp(self.z) * g.sum(axis=self.axis, keepdims=True),)
+
+
+class CrossEntropy(Function):
+    """E = −Σ_k y_k log softmax(z)_k per row of logits z (classes on the last axis);
+    dE/dz = softmax(z)·Σ_k y_k − y, which is ŷ − y for a one-hot y."""
+    __slots__ = ("probs", "y")
+    name = "cross_entropy"
+
+    def forward(self, z, target):
+        log_probs = _log_softmax(z, -1)
+        self.probs, self.y = np.exp(log_probs), target
+        return -(target * log_probs).sum(axis=-1)
+
+    def backward(self, g):
+        y = self.y
+        return (g[..., None] * (self.probs * y.sum(axis=-1, keepdims=True) - y),)
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """Softmax cross-entropy of `logits` (..., C) against class indices (...) or one-hot (..., C).
+
+    reduction: "none" gives one loss per row, "sum" their sum, "mean" their mean.
+    """
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"cross_entropy: logits must be a Tensor; got {type(logits).__name__}")
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"cross_entropy: reduction must be 'none', 'sum' or 'mean'; got {reduction!r}")
+    losses = CrossEntropy.apply(logits, target=_target_distribution(logits, target))
+    return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
+
+
+def _target_distribution(logits, target):
+    """Class indices become one-hot rows; one-hot (or any distribution) rows are checked."""
+    shape, dtype = logits.data.shape, logits.data.dtype
+    if logits.data.ndim == 0:
+        raise ValueError("cross_entropy: logits need a class axis (the last); got a scalar")
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    classes = shape[-1]
+    if target.shape == shape[:-1]:
+        if target.dtype.kind not in "iu" and not (target.dtype.kind == "f" and np.all(target == np.round(target))):
+            raise TypeError(f"cross_entropy: class indices must be integers; got dtype {target.dtype}")
+        if target.size and (target.min() < 0 or target.max() >= classes):
+            bad = target[(target < 0) | (target >= classes)].flat[0]
+            raise ValueError(f"cross_entropy: class index {bad} is out of range for {classes} "
+                             f"classes (expected 0 to {classes - 1})")
+        return np.eye(classes, dtype=dtype)[target.astype(np.intp)]
+    if target.shape == shape:
+        if target.dtype.kind not in "iubf":
+            raise TypeError(f"cross_entropy: one-hot targets must be numbers; got dtype {target.dtype}")
+        return target.astype(dtype)
+    raise ValueError(f"cross_entropy: target of shape {target.shape} fits neither class indices "
+                     f"{shape[:-1]} nor one-hot {shape} for logits of shape {shape}")

@@ -1,0 +1,309 @@
+"""Tensor: a numpy array that remembers the op that made it, and backward() over that graph.
+
+The graph is the tensors themselves: `t.op` names the op that made `t` and `t.parents`
+are its inputs. Leaves (data, parameters) have `op == ""` and no parents. Reverse mode
+walks that graph once from the output, so backpropagation through time is nothing but
+this walk over an unrolled LSTM.
+"""
+from contextlib import contextmanager
+
+import numpy as np
+
+DEFAULT_DTYPE = np.dtype(np.float64)
+_grad_enabled = True    # False inside no_grad(): ops then record no graph
+_scope = None           # the name of the innermost scope() block, copied onto each new tensor
+
+
+class Tensor:
+    """An n-d float array with an optional gradient and a link to the op that made it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_fn", "_pending")
+    __array_ufunc__ = None   # `ndarray + Tensor` defers to Tensor.__radd__ instead of looping
+
+    def __init__(self, data, requires_grad=False, name=None, dtype=None):
+        self.data = _as_float_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self.scope = _scope
+        self._fn = None        # the Function that made this tensor; None for a leaf
+        self._pending = None   # gradient gathered during one backward() pass
+
+    # --- the graph, as viz/ reads it -------------------------------------------------
+    @property
+    def op(self):
+        """The name of the op that made this tensor ("" for a leaf)."""
+        return self._fn.name if self._fn is not None else ""
+
+    @property
+    def parents(self):
+        """The tensors this one was computed from (empty for a leaf)."""
+        return self._fn.parents if self._fn is not None else ()
+
+    # --- plain array facts ---------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor (a scalar) is undefined; use .item() for its value")
+        return len(self.data)
+
+    def numpy(self):
+        """The data as a numpy array (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def named(self, name):
+        """Set `name` and return self, so a line can read `F_t = (...).sigmoid().named("F_t")`."""
+        self.name = name
+        return self
+
+    def detach(self):
+        """A new leaf with the same data and no history: gradients stop here."""
+        out = Tensor.__new__(Tensor)
+        _init_result(out, self.data, None)
+        out.name = self.name
+        return out
+
+    def __repr__(self):
+        extras = "".join(f", {k}={v!r}" for k, v in (("name", self.name), ("op", self.op),
+                                                     ("scope", self.scope)) if v)
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}{extras}{grad})"
+
+    # --- backward ------------------------------------------------------------------
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(t) into `t.grad` for every tensor t that requires grad.
+
+        `self` must be a scalar, or `grad` (same shape as self) seeds the pass. Gradients
+        add to what `.grad` already holds, across uses of a node and across calls.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad, so no graph leads "
+                               "to it; create the leaves with requires_grad=True")
+        self._pending = _seed_gradient(self, grad)
+        for node in reversed(_toposort(self)):
+            g, node._pending = node._pending, None
+            if g is None:        # reached only through inputs that returned no gradient
+                continue
+            fn = node._fn
+            if node.grad is None:   # a leaf owns its buffer: optimizers update it in place
+                node.grad = g if fn is not None else np.array(g, dtype=node.data.dtype)
+            else:
+                node.grad = node.grad + g
+            if fn is None:
+                continue
+            for parent, pg in zip(fn.parents, fn.backward(g)):
+                if pg is None or not parent.requires_grad:
+                    continue
+                assert pg.shape == parent.data.shape, (fn.name, pg.shape, parent.data.shape)
+                parent._pending = pg if parent._pending is None else parent._pending + pg
+
+    # --- operators and methods: each calls its op class from ops.py ------------------
+    def __add__(self, other): return ops.Add.apply(self, _lift(other, self))
+    def __radd__(self, other): return ops.Add.apply(_lift(other, self), self)
+    def __sub__(self, other): return ops.Sub.apply(self, _lift(other, self))
+    def __rsub__(self, other): return ops.Sub.apply(_lift(other, self), self)
+    def __mul__(self, other): return ops.Mul.apply(self, _lift(other, self))
+    def __rmul__(self, other): return ops.Mul.apply(_lift(other, self), self)
+    def __truediv__(self, other): return ops.Div.apply(self, _lift(other, self))
+    def __rtruediv__(self, other): return ops.Div.apply(_lift(other, self), self)
+    def __matmul__(self, other): return ops.MatMul.apply(self, _lift(other, self))
+    def __rmatmul__(self, other): return ops.MatMul.apply(_lift(other, self), self)
+    def __neg__(self): return ops.Neg.apply(self)
+    def __getitem__(self, index): return ops.GetItem.apply(self, index=_plain_index(index))
+
+    def sigmoid(self): return ops.Sigmoid.apply(self)
+    def tanh(self): return ops.Tanh.apply(self)
+    def exp(self): return ops.Exp.apply(self)
+    def log(self): return ops.Log.apply(self)
+    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def softmax(self, axis=-1): return ops.Softmax.apply(self, axis=axis)
+    def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)
+
+    def reshape(self, *shape):
+        return ops.Reshape.apply(self, shape=shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.Transpose.apply(self, axes=axes or None)
+
+    @property
+    def T(self):
+        return ops.Transpose.apply(self, axes=None)
+
+
+class Function:
+    """One differentiable op: `forward(*arrays) -> array` and `backward(grad) -> grads`.
+
+    backward returns one gradient per input (None where there is none), each already
+    summed back to that input's shape. It must not modify `grad` in place: the same
+    array may be handed to several parents.
+    """
+
+    __slots__ = ("parents",)
+    name = ""
+
+    @classmethod
+    def apply(cls, *parents, **options):
+        fn = cls()
+        out = Tensor.__new__(Tensor)
+        record = False
+        if _grad_enabled:
+            for p in parents:
+                if p.requires_grad:
+                    record = True
+                    break
+        if record:
+            fn.parents = parents
+        _init_result(out, fn.forward(*[p.data for p in parents], **options), fn if record else None)
+        return out
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+
+def _init_result(t, data, fn):
+    """Fill a Tensor made by __new__: the fast path ops use, skipping input validation."""
+    t.data = data
+    t.grad = None
+    t.requires_grad = fn is not None
+    t.name = None
+    t.scope = _scope
+    t._fn = fn
+    t._pending = None
+
+
+def _toposort(root):
+    """Every tensor that requires grad and leads to `root`, each after all its parents.
+
+    Iterative depth-first search with an explicit stack, so a graph of any depth (an LSTM
+    unrolled over 10,000 steps is ~250,000 nodes) never meets Python's recursion limit.
+    """
+    order, seen = [], {root}
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            if p.requires_grad and p not in seen:
+                seen.add(p)
+                stack.append((p, iter(p.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _seed_gradient(t, grad):
+    if grad is None:
+        if t.data.size != 1:
+            raise ValueError(f"backward() needs a scalar output, or an explicit gradient of the "
+                             f"output's shape; got an output of shape {t.data.shape} and no "
+                             f"gradient (reduce it with .sum() or .mean(), or call backward(grad))")
+        return np.ones_like(t.data)
+    grad = grad.data if isinstance(grad, Tensor) else grad
+    seed = _as_float_array(grad, t.data.dtype)
+    if seed.shape != t.data.shape:
+        raise ValueError(f"backward(grad): grad has shape {seed.shape} but the output has shape "
+                         f"{t.data.shape}; they must match")
+    return seed
+
+
+def _as_float_array(data, dtype=None):
+    """Validate and convert user data: floats keep their dtype, ints and bools become float64."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = _float_dtype(dtype)
+    try:
+        array = np.asarray(data)
+    except ValueError as e:   # numpy >= 1.24 refuses ragged nesting
+        raise ValueError(f"Tensor data must be a rectangular array of numbers; got ragged "
+                         f"nested sequences ({e})") from None
+    kind = array.dtype.kind
+    if kind == "f":
+        return array if dtype is None or dtype == array.dtype else array.astype(dtype)
+    if kind in "iub":
+        return array.astype(dtype or DEFAULT_DTYPE)
+    if kind == "O":
+        raise TypeError("Tensor data must be numbers; got objects (ragged nesting, None, or "
+                        f"other non-numeric values) of type {type(data).__name__}")
+    raise TypeError(f"Tensor data must be real numbers; got numpy dtype {array.dtype} "
+                    f"from {type(data).__name__}")
+
+
+def _float_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind != "f":
+        raise TypeError(f"dtype must be a float type such as 'float32' or 'float64'; got {dtype!r}")
+    return dtype
+
+
+def _lift(value, like):
+    """Wrap a Python number or numpy array as a constant with the dtype of Tensor `like`."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor(value, dtype=like.data.dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"cannot combine a Tensor with {type(value).__name__}: {e}") from None
+
+
+def _plain_index(index):
+    """Indexing takes what numpy takes (ints, slices, None, ..., integer or bool arrays)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, Tensor) for i in items):
+        raise TypeError("index a Tensor with ints, slices or integer numpy arrays, not with a "
+                        "Tensor (a Tensor holds floats); use t[idx.numpy().astype(int)]")
+    return index
+
+
+@contextmanager
+def no_grad():
+    """Inside this block ops record no graph: for evaluation and parameter updates."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+@contextmanager
+def scope(name):
+    """Tag every tensor made inside this block with `.scope` (viz groups by it).
+
+    Nested scopes join with "/": scope("t=3") around scope("layer2") gives "t=3/layer2".
+    """
+    global _scope
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"scope(name) needs a non-empty string; got {name!r}")
+    previous = _scope
+    _scope = name if previous is None else f"{previous}/{name}"
+    try:
+        yield
+    finally:
+        _scope = previous
+
+
+# The op classes subclass Function (above); binding the module, not its names, lets either
+# module be imported first.
+from . import ops  # noqa: E402

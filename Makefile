@@ -1,0 +1,52 @@
+# Each target sets up everything it needs on a fresh machine: a virtual env in .venv with
+# this package installed in editable mode, and Graphviz's `dot` (Debian: graphviz) if absent.
+#   make test            the test suite
+#   make test TORCH=1    ... plus PyTorch 2.13 (CPU), which turns on the torch parity tests
+#   make demo            the main job
+#   make bench           benchmarks against PyTorch when it is installed (TORCH=1)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TORCH  ?= 0
+APT    := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: test demo bench install graphviz clean
+
+test: install graphviz
+	$(BIN)/python -m pytest
+
+demo: install graphviz
+	$(BIN)/tinygrad-lstm demo
+
+bench: install
+	$(BIN)/python benchmarks/ops.py
+
+install: $(VENV)/.installed $(if $(filter 1,$(TORCH)),$(VENV)/.torch)
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null || \
+	  { echo "error: tinygrad_lstm needs Python >= 3.9 as '$(PYTHON)' (make PYTHON=python3.X ...)" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "Python's venv module is missing: installing the Debian package python3-venv"; \
+	  $(APT) update -qq && $(APT) install -y -qq python3-venv >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+$(VENV)/.torch: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	@touch $@
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "Graphviz's 'dot' is not on PATH: installing the Debian package graphviz"; \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    $(APT) update -qq && $(APT) install -y -qq graphviz >/dev/null; fi; \
+	  command -v dot >/dev/null 2>&1 || { \
+	    echo "error: could not install Graphviz. Install it yourself (Debian/Ubuntu:" \
+	         "sudo apt-get install graphviz; macOS: brew install graphviz), then run make again." >&2; \
+	    exit 1; }; }
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis out

@@ -1,0 +1,148 @@
+"""Every op as a table row: our function, its numpy reference, its torch twin, input shapes.
+
+The same rows drive the finite-difference tests, the float32 tests and the torch tests.
+"""
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from tinygrad_lstm import concat, cross_entropy
+
+
+@dataclass
+class Case:
+    id: str
+    ours: Callable
+    numpy: Callable
+    shapes: Tuple[tuple, ...]
+    torch: Optional[Callable] = None   # called with torch tensors; None: no torch twin
+    positive: bool = False             # inputs in [0.5, 2): log, and divisors away from 0
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _cross_entropy_indices(z, idx):
+    return -_log_softmax(z, -1)[np.arange(len(idx)), idx]
+
+
+IDX = np.array([2, 0, 1, 2])                       # class indices for 4 rows of 3 classes
+ONE_HOT = np.eye(3)[[1, 1, 0, 2]]
+
+BROADCAST_PAIRS = {
+    "same": ((3, 4), (3, 4)),
+    "scalar-right": ((3, 4), ()),
+    "scalar-left": ((), (3, 4)),
+    "row": ((3, 4), (4,)),
+    "column": ((3, 4), (3, 1)),
+    "leading": ((2, 3, 4), (3, 4)),
+    "both-stretch": ((2, 1, 4), (3, 1)),
+    "outer": ((1, 4), (3, 1)),
+}
+
+CASES = []
+for kind, shapes in BROADCAST_PAIRS.items():
+    CASES += [
+        Case(f"add-{kind}", lambda a, b: a + b, lambda a, b: a + b, shapes, lambda a, b: a + b),
+        Case(f"sub-{kind}", lambda a, b: a - b, lambda a, b: a - b, shapes, lambda a, b: a - b),
+        Case(f"mul-{kind}", lambda a, b: a * b, lambda a, b: a * b, shapes, lambda a, b: a * b),
+        Case(f"div-{kind}", lambda a, b: a / b, lambda a, b: a / b, shapes, lambda a, b: a / b,
+             positive=True),
+    ]
+
+for kind, shapes in {"2d@2d": ((3, 4), (4, 5)), "1d@2d": ((4,), (4, 5)), "2d@1d": ((3, 4), (4,)),
+                     "1d@1d": ((4,), (4,)), "3d@2d": ((2, 3, 4), (4, 5)),
+                     "3d@3d": ((2, 3, 4), (2, 4, 5)), "2d@3d": ((3, 4), (2, 4, 5)),
+                     "batch-broadcast": ((2, 1, 3, 4), (5, 4, 2)), "1d@3d": ((4,), (2, 4, 5))}.items():
+    CASES.append(Case(f"matmul-{kind}", lambda a, b: a @ b, lambda a, b: a @ b, shapes,
+                      lambda a, b: a @ b))
+
+CASES += [
+    Case("neg", lambda a: -a, lambda a: -a, ((3, 4),), lambda a: -a),
+    Case("sigmoid", lambda a: a.sigmoid(), _sigmoid, ((3, 4),), lambda a: a.sigmoid()),
+    Case("tanh", lambda a: a.tanh(), np.tanh, ((3, 4),), lambda a: a.tanh()),
+    Case("exp", lambda a: a.exp(), np.exp, ((3, 4),), lambda a: a.exp()),
+    Case("log", lambda a: a.log(), np.log, ((3, 4),), lambda a: a.log(), positive=True),
+    Case("scalar-ops", lambda a: 2 * a - 1 / (3 + a * a) + 0.5,
+         lambda a: 2 * a - 1 / (3 + a * a) + 0.5, ((3, 4),), lambda a: 2 * a - 1 / (3 + a * a) + 0.5),
+    Case("array-constants", lambda a: a * np.arange(4.0) + np.ones((3, 1)),
+         lambda a: a * np.arange(4.0) + np.ones((3, 1)), ((3, 4),)),
+]
+
+for axis in (None, 0, 1, -1, (0, 2)):
+    for keepdims in (False, True):
+        CASES += [
+            Case(f"sum-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.sum(axis=ax, keepdims=k),
+                 lambda a, ax=axis, k=keepdims: a.sum(axis=ax, keepdims=k), ((2, 3, 4),),
+                 lambda a, ax=axis, k=keepdims: a.sum(dim=ax, keepdim=k) if ax is not None else a.sum()),
+            Case(f"mean-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.mean(axis=ax, keepdims=k),
+                 lambda a, ax=axis, k=keepdims: a.mean(axis=ax, keepdims=k), ((2, 3, 4),),
+                 lambda a, ax=axis, k=keepdims: a.mean(dim=ax, keepdim=k) if ax is not None else a.mean()),
+        ]
+
+CASES += [
+    Case("reshape", lambda a: a.reshape(6, 4), lambda a: a.reshape(6, 4), ((2, 3, 4),),
+         lambda a: a.reshape(6, 4)),
+    Case("reshape-flat", lambda a: a.reshape(-1), lambda a: a.reshape(-1), ((2, 3, 4),),
+         lambda a: a.reshape(-1)),
+    Case("T", lambda a: a.T, lambda a: a.T, ((3, 4),), lambda a: a.T),
+    Case("transpose-permute", lambda a: a.transpose(2, 0, 1), lambda a: a.transpose(2, 0, 1),
+         ((2, 3, 4),), lambda a: a.permute(2, 0, 1)),
+    Case("getitem-int", lambda a: a[1], lambda a: a[1], ((3, 4),), lambda a: a[1]),
+    Case("getitem-slices", lambda a: a[:, 1:3], lambda a: a[:, 1:3], ((3, 4),), lambda a: a[:, 1:3]),
+    Case("getitem-step", lambda a: a[..., ::2], lambda a: a[..., ::2], ((2, 3, 4),), lambda a: a[..., ::2]),
+    Case("getitem-reverse", lambda a: a[::-1], lambda a: a[::-1], ((3, 4),)),
+    Case("getitem-newaxis", lambda a: a[None, 0], lambda a: a[None, 0], ((3, 4),), lambda a: a[None, 0]),
+    Case("getitem-repeated-rows", lambda a: a[[0, 2, 0, 0]], lambda a: a[[0, 2, 0, 0]], ((3, 4),),
+         lambda a: a[[0, 2, 0, 0]]),
+    Case("getitem-pairs", lambda a: a[[0, 1, 1], [3, 0, 0]], lambda a: a[[0, 1, 1], [3, 0, 0]], ((3, 4),),
+         lambda a: a[[0, 1, 1], [3, 0, 0]]),
+    Case("getitem-mask", lambda a: a[np.array([True, False, True])],
+         lambda a: a[np.array([True, False, True])], ((3, 4),)),
+]
+
+for axis in (0, 1, -1):
+    shapes = [(3, 4, 2), (3, 4, 2), (3, 4, 2)]
+    for i, n in zip(range(3), (2, 1, 3)):
+        shapes[i] = tuple(n if d == axis % 3 else s for d, s in enumerate(shapes[i]))
+    CASES.append(Case(f"concat-axis{axis}", lambda *xs, ax=axis: concat(xs, axis=ax),
+                      lambda *xs, ax=axis: np.concatenate(xs, axis=ax), tuple(shapes),
+                      lambda *xs, ax=axis: __import__("torch").cat(xs, dim=ax)))
+
+for axis in (-1, 0):
+    CASES += [
+        Case(f"softmax-axis{axis}", lambda a, ax=axis: a.softmax(ax),
+             lambda a, ax=axis: np.exp(_log_softmax(a, ax)), ((3, 4),), lambda a, ax=axis: a.softmax(ax)),
+        Case(f"log_softmax-axis{axis}", lambda a, ax=axis: a.log_softmax(ax),
+             lambda a, ax=axis: _log_softmax(a, ax), ((3, 4),), lambda a, ax=axis: a.log_softmax(ax)),
+    ]
+
+
+def _torch_ce(target, reduction):
+    def f(z):
+        import torch
+        return torch.nn.functional.cross_entropy(z, torch.tensor(target), reduction=reduction)
+    return f
+
+
+for reduction, reduce in (("none", lambda v: v), ("sum", np.sum), ("mean", np.mean)):
+    CASES += [
+        Case(f"cross_entropy-indices-{reduction}", lambda z, r=reduction: cross_entropy(z, IDX, r),
+             lambda z, f=reduce: f(_cross_entropy_indices(z, IDX)), ((4, 3),), _torch_ce(IDX, reduction)),
+        Case(f"cross_entropy-onehot-{reduction}", lambda z, r=reduction: cross_entropy(z, ONE_HOT, r),
+             lambda z, f=reduce: f(-(ONE_HOT * _log_softmax(z, -1)).sum(-1)), ((4, 3),),
+             _torch_ce(ONE_HOT, reduction)),
+    ]
+CASES.append(Case("cross_entropy-batched-time", lambda z: cross_entropy(z, IDX.reshape(2, 2), "sum"),
+                  lambda z: -_log_softmax(z, -1)[[[0, 0], [1, 1]], [[0, 1], [0, 1]], IDX.reshape(2, 2)].sum(),
+                  ((2, 2, 3),)))
+
+BY_ID = {c.id: c for c in CASES}
+assert len(BY_ID) == len(CASES), "case ids must be unique"

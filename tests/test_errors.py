@@ -1,0 +1,71 @@
+"""Bad input gets a clear error at the point of use: the op, what was expected, what came."""
+import numpy as np
+import pytest
+
+from tinygrad_lstm import Tensor, concat, cross_entropy, scope
+
+x23, x34, x4 = Tensor(np.ones((2, 3))), Tensor(np.ones((3, 4))), Tensor(np.ones(4))
+
+BAD = [
+    # (what, callable, exception type, pieces of the message)
+    ("matmul mismatch", lambda: x34 @ x23, ValueError, ["matmul", "(3, 4)", "(2, 3)"]),
+    ("matmul 1-D mismatch", lambda: x4 @ x23, ValueError, ["matmul", "(4,)", "(2, 3)"]),
+    ("matmul scalar", lambda: Tensor(2.0) @ x4, ValueError, ["matmul", "at least 1 dimension"]),
+    ("add broadcast", lambda: x23 + x34, ValueError, ["add", "(2, 3)", "(3, 4)", "broadcast"]),
+    ("mul broadcast", lambda: x23 * x4, ValueError, ["mul", "(2, 3)", "(4,)"]),
+    ("sub broadcast", lambda: x4 - x23, ValueError, ["sub", "(4,)", "(2, 3)"]),
+    ("div broadcast", lambda: x23 / x34, ValueError, ["div", "(2, 3)", "(3, 4)"]),
+    ("concat sizes", lambda: concat([x23, x34], axis=0), ValueError, ["concat", "(2, 3)", "(3, 4)", "axis 0"]),
+    ("concat ndim", lambda: concat([x23, x4]), ValueError, ["concat", "(2, 3)", "(4,)"]),
+    ("concat empty", lambda: concat([]), ValueError, ["concat", "at least one"]),
+    ("concat axis", lambda: concat([x23, x23], axis=2), ValueError, ["concat", "axis 2", "(2, 3), (2, 3)", "the axis must exist"]),
+    ("sum axis", lambda: x23.sum(axis=2), ValueError, ["sum", "axis 2", "out of range"]),
+    ("mean axis type", lambda: x23.mean(axis=1.5), TypeError, ["mean", "axis must be an int"]),
+    ("softmax axis", lambda: x23.softmax(axis=-3), ValueError, ["softmax", "axis -3"]),
+    ("reshape", lambda: x23.reshape(4, 2), ValueError, ["reshape", "(2, 3)", "6 elements", "(4, 2)"]),
+    ("transpose axes", lambda: x23.transpose(0, 0), ValueError, ["transpose", "twice"]),
+    ("transpose count", lambda: x23.transpose(1, 0, 2), ValueError, ["transpose", "(1, 0, 2)", "not a permutation", "(2, 3)"]),
+    ("index out of range", lambda: x23[5], IndexError, ["getitem", "(2, 3)"]),
+    ("index by Tensor", lambda: x23[Tensor([0])], TypeError, ["index", "not with a Tensor"]),
+    ("string data", lambda: Tensor("abc"), TypeError, ["real numbers", "<U3"]),
+    ("mixed list", lambda: Tensor([1, "a"]), TypeError, ["real numbers"]),
+    ("None data", lambda: Tensor(None), TypeError, ["must be numbers", "NoneType"]),
+    ("complex data", lambda: Tensor([1j]), TypeError, ["real numbers", "complex"]),
+    ("ragged data", lambda: Tensor([[1, 2], [3]]), ValueError, ["rectangular", "ragged"]),
+    ("int dtype", lambda: Tensor([1.0], dtype="int32"), TypeError, ["dtype", "float", "int32"]),
+    ("junk dtype", lambda: Tensor([1.0], dtype="nonsense"), TypeError, ["dtype", "float"]),
+    ("add a string", lambda: x23 + "a", TypeError, ["cannot combine", "str"]),
+    ("CE index range", lambda: cross_entropy(x23, [0, 3]), ValueError, ["cross_entropy", "3", "out of range", "0 to 2"]),
+    ("CE float index", lambda: cross_entropy(x23, [0.5, 1.0]), TypeError, ["cross_entropy", "integers"]),
+    ("CE target shape", lambda: cross_entropy(x23, np.zeros((3, 3))), ValueError, ["cross_entropy", "(3, 3)", "(2, 3)", "(2,)"]),
+    ("CE reduction", lambda: cross_entropy(x23, [0, 1], reduction="avg"), ValueError, ["reduction", "'avg'"]),
+    ("CE scalar logits", lambda: cross_entropy(Tensor(1.0), 0), ValueError, ["cross_entropy", "class axis"]),
+    ("CE non-Tensor logits", lambda: cross_entropy(np.ones((2, 3)), [0, 1]), TypeError, ["cross_entropy", "Tensor"]),
+    ("len of a scalar", lambda: len(Tensor(1.0)), TypeError, ["len()", "0-d", ".item()"]),
+    ("empty scope", lambda: scope("").__enter__(), TypeError, ["scope", "non-empty string"]),
+]
+
+
+@pytest.mark.parametrize("what, call, exc, pieces", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_raises_a_clear_error(what, call, exc, pieces):
+    with pytest.raises(exc) as info:
+        call()
+    for piece in pieces:
+        assert piece in str(info.value), f"{piece!r} not in {str(info.value)!r}"
+
+
+def test_backward_on_a_non_scalar_without_a_gradient_says_what_is_needed():
+    y = Tensor(np.ones((2, 3)), requires_grad=True) * 2.0
+    with pytest.raises(ValueError, match=r"scalar output.*explicit gradient.*\(2, 3\)"):
+        y.backward()
+
+
+def test_backward_with_a_gradient_of_the_wrong_shape_says_so():
+    y = Tensor(np.ones((2, 3)), requires_grad=True) * 2.0
+    with pytest.raises(ValueError, match=r"grad has shape \(3, 2\).*output has shape \(2, 3\)"):
+        y.backward(np.ones((3, 2)))
+
+
+def test_backward_without_a_graph_says_why():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).sum().backward()

@@ -1,6 +1,7 @@
 """The one oracle for op tests: forward against numpy, backward against finite differences
 (always), and both against torch (when it is importable)."""
 import numpy as np
+import pytest
 
 from tinygrad_lstm import Tensor
 from tinygrad_lstm.gradcheck import check_gradients
@@ -45,3 +46,11 @@ def check_op_against_torch(case, torch, seed=0):
     (out_theirs * torch.tensor(R)).sum().backward()
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def assert_clear_error(call, exc, pieces):
+    """`call()` raises `exc` whose message contains every piece: what, expected, received."""
+    with pytest.raises(exc) as info:
+        call()
+    for piece in pieces:
+        assert piece in str(info.value), f"{piece!r} not in {str(info.value)!r}"

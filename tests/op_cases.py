@@ -7,7 +7,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from tinygrad_lstm import concat, cross_entropy
+from tinygrad_lstm import concat, cross_entropy, stack
 
 
 @dataclass
@@ -115,6 +115,11 @@ for axis in (0, 1, -1):
     CASES.append(Case(f"concat-axis{axis}", lambda *xs, ax=axis: concat(xs, axis=ax),
                       lambda *xs, ax=axis: np.concatenate(xs, axis=ax), tuple(shapes),
                       lambda *xs, ax=axis: __import__("torch").cat(xs, dim=ax)))
+
+for axis in (0, 1, -1):
+    CASES.append(Case(f"stack-axis{axis}", lambda *xs, ax=axis: stack(xs, axis=ax),
+                      lambda *xs, ax=axis: np.stack(xs, axis=ax), ((3, 2), (3, 2), (3, 2)),
+                      lambda *xs, ax=axis: __import__("torch").stack(xs, dim=ax)))
 
 for axis in (-1, 0):
     CASES += [

@@ -360,13 +360,43 @@ class Concat(Function):
 
 def concat(tensors, axis=0):
     """Join tensors along an existing axis (numpy's concatenate), differentiably."""
+    return _join(Concat, tensors, axis)
+
+
+def _join(op, tensors, axis):
+    """Apply Concat or Stack to a sequence of Tensors (numbers and arrays become constants)."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("concat: needs at least one tensor; got an empty sequence")
+        raise ValueError(f"{op.name}: needs at least one tensor; got an empty sequence")
     like = next((t for t in tensors if isinstance(t, Tensor)), None)
     if like is None:
-        raise TypeError("concat: needs at least one Tensor among its inputs")
-    return Concat.apply(*[_lift(t, like) for t in tensors], axis=axis)
+        raise TypeError(f"{op.name}: needs at least one Tensor among its inputs")
+    return op.apply(*[_lift(t, like) for t in tensors], axis=axis)
+
+
+class Stack(Function):
+    """z = [x₁, x₂, …] along a new `axis`;  each input's gradient is g indexed at its position."""
+    __slots__ = ("axis",)
+    name = "stack"
+
+    def forward(self, *xs, axis=0):
+        try:
+            out = np.stack(xs, axis=axis)
+        except (ValueError, TypeError):
+            raise ValueError(f"stack: shapes {', '.join(str(x.shape) for x in xs)} cannot be "
+                             f"stacked along axis {axis!r}: all must have the same shape, and the "
+                             f"new axis must be within 0..{xs[0].ndim} (or negative)") from None
+        self.axis = axis % out.ndim
+        return out
+
+    def backward(self, g):
+        before = (slice(None),) * self.axis
+        return tuple(g[before + (i,)] for i in range(g.shape[self.axis]))
+
+
+def stack(tensors, axis=0):
+    """Join same-shaped tensors along a new axis (numpy's stack), differentiably."""
+    return _join(Stack, tensors, axis)
 
 
 # --- softmax and cross-entropy -------------------------------------------------------

@@ -1,0 +1,370 @@
+"""Models built from the engine's ops: Linear, RNN, LSTM (stacked, optional peepholes).
+
+Nothing here has a backward of its own. An unrolled LSTM is just a graph of concat,
+matmul, add, sigmoid, tanh and mul nodes, and backpropagation through time is
+backward() on that graph. Every node carries the lecture's symbol as its `name` and its
+time step as its `scope` ("t=1", "t=2", ...), so a picture of the graph reads like the
+lecture.
+
+Notation (lecture 004, math spec §1): X_t = [HS_{t−1}; x_t] (hidden state first),
+f_t = W_f X_t + b_f, F_t = σ(f_t), likewise I_t, O_t; C_t = tanh(W_c X_t + b_c);
+CS_t = CS_{t−1} ⊗ F_t + I_t ⊗ C_t;  HS_t = O_t ⊗ tanh(CS_t);  Z_t = W_y HS_t + b_y.
+Batches are rows: x_t is (B, I), so the code writes W_f X_t as X_t @ W_fᵀ.
+"""
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from . import ops
+from .tensor import Tensor, _float_dtype, no_grad, scope
+
+# b_f starts at 1, so F_t ≈ σ(1) ≈ 0.73: from the first update the cell state is mostly kept,
+# and gradients flow back along it (a common practice, not from the lectures; math spec §3.6).
+FORGET_BIAS = 1.0
+
+
+class Module:
+    """Something with named parameters (Tensors that require grad)."""
+
+    _parameters: Dict[str, Tensor]
+
+    def named_parameters(self):
+        """(name, Tensor) pairs in a fixed order, under the lecture's names."""
+        return iter(self._parameters.items())
+
+    def parameters(self):
+        return list(self._parameters.values())
+
+    def zero_grad(self):
+        for p in self._parameters.values():
+            p.grad = None
+
+    def _init_parameters(self, shapes, rng, dtype, scale):
+        """Create parameters in `shapes`' order from one generator: same seed, same model.
+
+        Weights (and peepholes) ~ U(−scale, scale), as PyTorch initialises its LSTM, RNN and
+        Linear; biases 0, except b_f = FORGET_BIAS.
+        """
+        self._parameters = {}
+        for name, shape in shapes.items():
+            base = name.rsplit(".", 1)[-1]
+            if base.startswith("b_"):
+                value = np.full(shape, FORGET_BIAS if base == "b_f" else 0.0)
+            else:
+                value = rng.uniform(-scale, scale, size=shape)
+            self._parameters[name] = Tensor(value, requires_grad=True, name=name, dtype=dtype)
+
+
+def _check_size(what, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def _generator(seed):
+    """`seed` may be an int, None (fresh entropy) or a numpy Generator shared by sub-modules."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+class Linear(Module):
+    """y = x Wᵀ + b on rows (W: (out, in)), i.e. y = W x + b for a column x."""
+
+    def __init__(self, in_features, out_features, bias=True, seed=0, dtype="float64",
+                 names=("W", "b")):
+        self.in_features = _check_size("in_features", in_features)
+        self.out_features = _check_size("out_features", out_features)
+        self.weight_name, self.bias_name = names
+        shapes = {self.weight_name: (self.out_features, self.in_features)}
+        if bias:
+            shapes[self.bias_name] = (self.out_features,)
+        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features))
+
+    def __call__(self, x):
+        return self.apply(x, self.shared()[self.weight_name + ".T"])
+
+    def shared(self):
+        """Wᵀ, made once per sequence and used by every step."""
+        W = self._parameters[self.weight_name]
+        return {W.name + ".T": W.T.named(W.name + ".T")}
+
+    def apply(self, x, weight_T):
+        y = x @ weight_T
+        bias = self._parameters.get(self.bias_name)
+        return y if bias is None else y + bias
+
+
+def _keeper(named, prefix):
+    """Name a step's tensor with the lecture's symbol and record it in `named`."""
+    def keep(name, tensor):
+        named[prefix + name] = tensor.named(name)
+        return tensor
+    return keep
+
+
+class LSTMCell(Module):
+    """One LSTM layer's parameters and its step (math spec §1.4; §5.2 with peepholes).
+
+    Parameters: W_f, W_i, W_c, W_o (H, H+I); b_f, b_i, b_c, b_o (H,) unless bias=False;
+    p_f, p_i, p_o (H,) with peephole=True. `prefix` ("layer2.") names a layer of a stack.
+    """
+
+    gates = ("f", "i", "c", "o")
+
+    def __init__(self, input_size, hidden_size, bias=True, peephole=False, seed=0,
+                 dtype="float64", prefix=""):
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = H = _check_size("hidden_size", hidden_size)
+        self.bias, self.peephole, self.prefix = bool(bias), bool(peephole), prefix
+        shapes = {f"{prefix}W_{g}": (H, H + self.input_size) for g in self.gates}
+        if self.bias:
+            shapes.update({f"{prefix}b_{g}": (H,) for g in self.gates})
+        if self.peephole:
+            shapes.update({f"{prefix}p_{g}": (H,) for g in ("f", "i", "o")})
+        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H))
+
+    def __call__(self, x_t, state):
+        """(HS_t, CS_t) from x_t and state = (HS_{t−1}, CS_{t−1})."""
+        return self.step(x_t, state, self.shared(), {})
+
+    def shared(self):
+        """Made once per sequence, used by every step: the fused gate matrix
+        [W_f; W_i; W_c; W_o]ᵀ of shape (H+I, 4H), so one matmul computes all four W_g X_t,
+        and its fused bias."""
+        P, p = self._parameters, self.prefix
+        W = ops.concat([P[f"{p}W_{g}"] for g in self.gates], axis=0).named(f"{p}W_fico")
+        shared = {"W.T": W.T.named(f"{p}W_fico.T")}
+        if self.bias:
+            shared["b"] = ops.concat([P[f"{p}b_{g}"] for g in self.gates]).named(f"{p}b_fico")
+        return shared
+
+    def step(self, x_t, state, shared, named):
+        HS_prev, CS_prev = state
+        P, p, H = self._parameters, self.prefix, self.hidden_size
+        keep = _keeper(named, p)
+        X_t = keep("X_t", ops.concat([HS_prev, x_t], axis=-1))      # [HS_{t−1}; x_t]
+        gates = X_t @ shared["W.T"]                                  # W_g X_t for g = f, i, c, o
+        if self.bias:
+            gates = gates + shared["b"]
+        f_t, i_t, c_t, o_t = (gates[..., k * H:(k + 1) * H] for k in range(4))
+        if self.peephole:                                            # f and i peep at CS_{t−1}
+            f_t = f_t + P[f"{p}p_f"] * CS_prev
+            i_t = i_t + P[f"{p}p_i"] * CS_prev
+        F_t = keep("F_t", keep("f_t", f_t).sigmoid())
+        I_t = keep("I_t", keep("i_t", i_t).sigmoid())
+        C_t = keep("C_t", keep("c_t", c_t).tanh())
+        CS_t = keep("CS_t", CS_prev * F_t + I_t * C_t)
+        if self.peephole:
+            o_t = o_t + P[f"{p}p_o"] * CS_t                          # o peeps at the new CS_t
+        O_t = keep("O_t", keep("o_t", o_t).sigmoid())
+        HS_t = keep("HS_t", O_t * keep("tanh(CS_t)", CS_t.tanh()))
+        return HS_t, CS_t
+
+
+class RNNCell(Module):
+    """One vanilla RNN layer (lectures 001/002, math spec §2.1):
+    h_t = tanh(W_xh x_t + W_hh h_{t−1} + b_h). Parameters W_xh (H, I), W_hh (H, H), b_h (H,).
+    Its hidden state is named HS_t in the graph, like the LSTM's, so the two read side by side.
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, seed=0, dtype="float64", prefix=""):
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = H = _check_size("hidden_size", hidden_size)
+        self.bias, self.prefix = bool(bias), prefix
+        shapes = {f"{prefix}W_xh": (H, self.input_size), f"{prefix}W_hh": (H, H)}
+        if self.bias:
+            shapes[f"{prefix}b_h"] = (H,)
+        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H))
+
+    def __call__(self, x_t, state):
+        """(HS_t,) from x_t and state = (HS_{t−1},)."""
+        return self.step(x_t, state, self.shared(), {})
+
+    def shared(self):
+        P, p = self._parameters, self.prefix
+        return {"W_xh.T": P[f"{p}W_xh"].T.named(f"{p}W_xh.T"), "W_hh.T": P[f"{p}W_hh"].T.named(f"{p}W_hh.T")}
+
+    def step(self, x_t, state, shared, named):
+        (HS_prev,) = state
+        keep = _keeper(named, self.prefix)
+        a_t = x_t @ shared["W_xh.T"] + HS_prev @ shared["W_hh.T"]
+        if self.bias:
+            a_t = a_t + self._parameters[f"{self.prefix}b_h"]
+        return (keep("HS_t", keep("a_t", a_t).tanh()),)
+
+
+@dataclass
+class Unrolled:
+    """One forward pass, kept for inspection: every step's named tensors, and the results.
+
+    steps[t] maps a name ("F_t", "CS_t", "layer2.HS_t", ...) to that tensor at step t + 1.
+    """
+    logits: Tensor
+    steps: List[Dict[str, Tensor]]
+    initial: Dict[str, Tensor]                       # "HS_0", "CS_0": the initial states used
+    final: Dict[str, Tensor] = field(default_factory=dict)   # "HS", "CS": the last states
+
+
+class _Recurrent(Module):
+    """What LSTM and RNN share: stacked cells, an output layer, unrolling, the loss."""
+
+    state_names = ("HS",)        # the states carried from step to step
+
+    def __init__(self, make_cell, input_size, hidden_size, output_size, num_layers, bias, seed,
+                 dtype, output_names):
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = _check_size("hidden_size", hidden_size)
+        self.output_size = _check_size("output_size", output_size)
+        self.num_layers = _check_size("num_layers", num_layers)
+        self.bias, self.seed, self.dtype = bool(bias), seed, _float_dtype(dtype)
+        rng = _generator(seed)
+        self.cells = [make_cell(self.input_size if k == 1 else self.hidden_size, rng, self.prefix(k))
+                      for k in range(1, self.num_layers + 1)]
+        self.output = Linear(self.hidden_size, self.output_size, bias=self.bias, seed=rng,
+                             dtype=self.dtype, names=output_names)
+        self._parameters = {}
+        for module in (*self.cells, self.output):
+            self._parameters.update(module._parameters)
+
+    @staticmethod
+    def prefix(layer):
+        """Layer 1's names are the lecture's; layer k ≥ 2 prefixes them: "layer2.W_f"."""
+        return "" if layer == 1 else f"layer{layer}."
+
+    def __call__(self, xs, h0=None, c0=None):
+        """logits for every step, (T, O) or (T, B, O), and the final states (HS, CS)."""
+        run = self.unroll(xs, h0, c0)
+        return run.logits, tuple(run.final[name] for name in self.state_names)
+
+    def loss(self, xs, targets, h0=None, c0=None, mask=None):
+        """Softmax cross-entropy summed over time steps (where mask is True), averaged over the
+        batch: for one sequence, the lecture's E = Σ_t E_t."""
+        return self.loss_of(self.unroll(xs, h0, c0), targets, mask)
+
+    def loss_of(self, run, targets, mask=None):
+        """The loss of an unrolled pass (so its intermediate tensors stay at hand)."""
+        logits = run.logits
+        losses = ops.cross_entropy(logits, self._check_targets(targets, logits.shape), reduction="none")
+        if mask is not None:
+            losses = losses * self._check_mask(mask, losses.shape)
+        batch = logits.shape[1] if logits.ndim == 3 else 1
+        return (losses.sum() / batch).named("E")
+
+    def predict(self, xs, h0=None, c0=None):
+        """The most likely class at every step, without recording a graph."""
+        with no_grad():
+            return self(xs, h0, c0)[0].data.argmax(axis=-1)
+
+    def unroll(self, xs, h0=None, c0=None):
+        """Run the sequence step by step, keeping every step's named tensors."""
+        xs = self._check_input(xs)
+        batch_shape = xs.shape[1:-1]
+        states = {"HS": self._check_state("h0", h0, batch_shape)}
+        if "CS" in self.state_names:
+            states["CS"] = self._check_state("c0", c0, batch_shape)
+        elif c0 is not None:
+            raise ValueError(f"{type(self).__name__} has no cell state: c0 must be None")
+        initial = {f"{k}_0": v for k, v in states.items()}
+        layers = [self._split_layers(v) for v in states.values()]
+        shared = [cell.shared() for cell in self.cells]
+        W_y_T = self.output.shared()[self.output.weight_name + ".T"]
+        steps, outputs = [], []
+        for t in range(xs.shape[0]):
+            named = {}
+            with scope(f"t={t + 1}"):
+                below = xs[t].named("x_t")
+                for k, cell in enumerate(self.cells):
+                    with scope(f"layer{k + 1}") if self.num_layers > 1 else nullcontext():
+                        new = cell.step(below, [state[k] for state in layers], shared[k], named)
+                    for state, value in zip(layers, new):
+                        state[k] = value
+                    below = new[0]
+                named["Z_t"] = self.output.apply(below, W_y_T).named("Z_t")
+            outputs.append(named["Z_t"])
+            steps.append(named)
+        final = {name: state[0] if self.num_layers == 1 else ops.stack(state)
+                 for name, state in zip(self.state_names, layers)}
+        return Unrolled(ops.stack(outputs).named("Z"), steps, initial, final)
+
+    def _split_layers(self, state):
+        """One initial state per layer: h0 itself, or its rows h0[k] for a stack."""
+        if self.num_layers == 1:
+            return [state]
+        return [state[k].named(f"{self.prefix(k + 1)}{state.name}") for k in range(self.num_layers)]
+
+    # --- checks at the point of use ----------------------------------------------------
+    def _check_input(self, xs):
+        xs = xs if isinstance(xs, Tensor) else Tensor(xs, dtype=self.dtype)
+        if xs.ndim not in (2, 3):
+            raise ValueError(f"xs must be (T, I) for one sequence or (T, B, I) for a batch; "
+                             f"got shape {xs.shape}")
+        if xs.shape[0] == 0 or (xs.ndim == 3 and xs.shape[1] == 0):
+            raise ValueError(f"xs is empty: shape {xs.shape} (need at least one step and one sequence)")
+        if xs.shape[-1] != self.input_size:
+            raise ValueError(f"xs has input width {xs.shape[-1]} but the model's input_size is "
+                             f"{self.input_size} (xs shape {xs.shape})")
+        return xs
+
+    def _check_state(self, name, value, batch_shape):
+        """h0/c0: (H,) or (B, H) for one layer; (L, H) or (L, B, H) for L stacked layers."""
+        per_layer = batch_shape + (self.hidden_size,)
+        expected = per_layer if self.num_layers == 1 else (self.num_layers,) + per_layer
+        if value is None:
+            value = Tensor(np.zeros(expected, dtype=self.dtype))
+        elif not isinstance(value, Tensor):
+            value = Tensor(value, dtype=self.dtype)
+        if value.shape != expected:
+            raise ValueError(f"{name} must have shape {expected} for this input (hidden_size "
+                             f"{self.hidden_size}, {self.num_layers} layer(s)); got {value.shape}")
+        value.name = value.name or ("HS_0" if name == "h0" else "CS_0")
+        return value
+
+    def _check_targets(self, targets, logits_shape):
+        array = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        if array.shape not in (logits_shape[:-1], logits_shape):
+            raise ValueError(f"targets must be class indices of shape {logits_shape[:-1]} or one-hot "
+                             f"of shape {logits_shape}; got shape {array.shape}")
+        return array
+
+    @staticmethod
+    def _check_mask(mask, shape):
+        array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if array.shape != shape or array.dtype.kind not in "bui":
+            raise ValueError(f"mask must be bool of shape {shape} (True where a step has a loss); "
+                             f"got {array.dtype} of shape {array.shape}")
+        return array.astype(bool)
+
+
+class LSTM(_Recurrent):
+    """An LSTM in lecture 004's notation, with an output layer Z_t = W_y HS_t + b_y.
+
+    Parameters (`named_parameters()`): W_f, W_i, W_c, W_o (H, H+I); b_f, b_i, b_c, b_o (H,)
+    unless bias=False; p_f, p_i, p_o (H,) with peephole=True; W_y (O, H), b_y (O,) (no b_y
+    with bias=False: the lecture's bias-free model). Layer k ≥ 2 of a stack (num_layers) has
+    its own W_f, ... prefixed "layerk.", of shape (H, 2H). Weights start ~U(−1/√H, 1/√H)
+    from `seed`; biases at 0, except b_f = FORGET_BIAS (1.0).
+    """
+
+    state_names = ("HS", "CS")
+
+    def __init__(self, input_size, hidden_size, output_size, num_layers=1, bias=True,
+                 peephole=False, seed=0, dtype="float64"):
+        self.peephole = bool(peephole)
+        cell = lambda width, rng, prefix: LSTMCell(width, hidden_size, bias, peephole, rng, dtype, prefix)  # noqa: E731
+        super().__init__(cell, input_size, hidden_size, output_size, num_layers, bias, seed, dtype,
+                         ("W_y", "b_y"))
+
+
+class RNN(_Recurrent):
+    """A vanilla RNN (lectures 001/002), with an output layer Z_t = W_hy HS_t + b_y.
+
+    Parameters: W_xh (H, I), W_hh (H, H), b_h (H,), W_hy (O, H), b_y (O,) (no biases with
+    bias=False); layer k ≥ 2 of a stack: "layerk.W_xh" (H, H), "layerk.W_hh", "layerk.b_h".
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, num_layers=1, bias=True, seed=0,
+                 dtype="float64"):
+        cell = lambda width, rng, prefix: RNNCell(width, hidden_size, bias, rng, dtype, prefix)  # noqa: E731
+        super().__init__(cell, input_size, hidden_size, output_size, num_layers, bias, seed, dtype,
+                         ("W_hy", "b_y"))

@@ -5,6 +5,10 @@
 always evaluated in float64, where ε = 1e-6 leaves a truncation error near 1e-12 and a
 rounding error near 1e-10; in float32 the same quotient would be mostly noise.
 """
+import json
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
+
 import numpy as np
 
 from .tensor import Tensor, no_grad
@@ -33,12 +37,14 @@ def numerical_gradients(f, tensors, eps=EPS):
             t.data = data
 
 
-def _central_differences(f, t, eps):
-    x = t.data
-    grad = np.zeros_like(x)
-    flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)   # views: writing them writes x, grad
+def _central_differences(f, t, eps, indices=None):
+    """(f(x + ε e_j) − f(x − ε e_j)) / 2ε at the flat `indices` of t (all by default), NaN
+    elsewhere. t.data must be a float64 array of its own: it is perturbed in place."""
+    flat_x = t.data.reshape(-1)                  # a view: writing it writes t.data
+    indices = range(flat_x.size) if indices is None else indices
+    flat_grad = np.full(flat_x.size, np.nan)
     with no_grad():
-        for j in range(flat_x.size):
+        for j in indices:
             saved = flat_x[j]
             flat_x[j] = saved + eps
             plus = _scalar(f())
@@ -46,7 +52,7 @@ def _central_differences(f, t, eps):
             minus = _scalar(f())
             flat_x[j] = saved
             flat_grad[j] = (plus - minus) / (2 * eps)
-    return grad
+    return flat_grad.reshape(t.data.shape)
 
 
 def _scalar(out):
@@ -83,3 +89,215 @@ def check_gradients(f, tensors, eps=EPS):
         for t, grad in zip(tensors, saved):
             t.grad = grad
     return list(zip(autodiff, numerical_gradients(f, tensors, eps)))
+
+
+# --- the three-way check of a model: autodiff, hand-derived BPTT, finite differences ------
+
+# Tolerances, as |a − b| ≤ atol + rtol·|b|, element by element. torch.autograd.gradcheck's
+# float64 defaults are atol = 1e-5, rtol = 1e-3; ours are stricter. Autodiff and the hand
+# BPTT are both exact, so they must agree to rounding; finite differences carry O(ε²)
+# truncation and O(1e-16/ε) rounding error.
+EXACT_TOL = {"atol": 1e-9, "rtol": 1e-7}
+FD_TOL = {"atol": 1e-6, "rtol": 1e-4}
+
+
+@dataclass
+class Row:
+    """One gradient compared three ways."""
+    name: str
+    shape: tuple
+    bptt_abs: float        # max |autodiff − bptt|
+    bptt_rel: float        # max |a − b| / max(1e-8, |a| + |b|)
+    fd_abs: float          # max |autodiff − finite differences| over the checked elements
+    fd_rel: float
+    fd_checked: int        # how many elements were differenced
+    ok: bool
+
+
+@dataclass
+class StepRow:
+    """The gradients reaching the states at one time step (and layer), autodiff vs bptt."""
+    t: int
+    layer: int
+    dHS_norm: float        # ‖dE/dHS_t‖: watch it fade (RNN) or survive (LSTM) towards t = 1
+    dCS_norm: Optional[float]
+    dHS_abs: float         # max |autodiff − bptt|
+    dCS_abs: Optional[float]
+    ok: bool
+
+
+@dataclass
+class Report:
+    model: str
+    rows: List[Row]
+    steps: List[StepRow]
+    diagnosis: List[str]
+    loss: float
+    tolerances: dict = field(default_factory=lambda: {"exact": EXACT_TOL, "finite_differences": FD_TOL})
+
+    @property
+    def ok(self):
+        return all(r.ok for r in self.rows) and all(s.ok for s in self.steps)
+
+    def to_dict(self):
+        return {"model": self.model, "ok": self.ok, "loss": self.loss, "tolerances": self.tolerances,
+                "parameters": [asdict(r) for r in self.rows], "steps": [asdict(s) for s in self.steps],
+                "diagnosis": self.diagnosis}
+
+    def to_json(self, **kwargs):
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def __str__(self):
+        lines = [f"gradient check of {self.model}: autodiff vs hand-derived BPTT vs finite differences "
+                 f"(loss {self.loss:.6f})",
+                 f"{'gradient':<14} {'shape':<10} {'|ad-bptt|':>10} {'rel':>9} {'|ad-fd|':>10} {'rel':>9}"
+                 f" {'fd elems':>8}  ok"]
+        for r in self.rows:
+            lines.append(f"{r.name:<14} {str(r.shape):<10} {r.bptt_abs:>10.1e} {r.bptt_rel:>9.1e} "
+                         f"{r.fd_abs:>10.1e} {r.fd_rel:>9.1e} {r.fd_checked:>8}  {'yes' if r.ok else 'NO'}")
+        lines.append("")
+        lines.append(f"{'t':>4} {'layer':>5} {'‖dHS_t‖':>10} {'‖dCS_t‖':>10} {'|ad-bptt| HS':>13} "
+                     f"{'|ad-bptt| CS':>13}  ok")
+        for s in self.steps:
+            cs = (f"{s.dCS_norm:>10.3e}", f"{s.dCS_abs:>13.1e}") if s.dCS_norm is not None else (f"{'-':>10}", f"{'-':>13}")
+            lines.append(f"{s.t:>4} {s.layer:>5} {s.dHS_norm:>10.3e} {cs[0]} {s.dHS_abs:>13.1e} {cs[1]}"
+                         f"  {'yes' if s.ok else 'NO'}")
+        lines.append("")
+        lines += self.diagnosis or ["all three agree: autodiff = hand-derived BPTT = finite differences"]
+        lines.append(f"OK: {self.ok}")
+        return "\n".join(lines)
+
+
+def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_elements=64, seed=0):
+    """Gradients of `model.loss` three ways, on the same model and data, in float64.
+
+    Finite differences cover every element of a gradient up to `max_fd_elements`, and a
+    random sample of that many beyond (None: every element).
+    """
+    from . import bptt   # the witness; imported here so the engine never depends on it
+    from .nn import LSTM
+
+    is_lstm = isinstance(model, LSTM)
+    tensors = dict(model.named_parameters())
+    saved = {name: (t.data, t.grad) for name, t in tensors.items()}
+    try:
+        for t in tensors.values():                       # the whole check runs in float64
+            t.data, t.grad = t.data.astype(np.float64), None
+        xs64 = np.asarray(xs.data if isinstance(xs, Tensor) else xs, dtype=np.float64)
+        batch_shape = model._check_input(xs64).shape[1:-1]
+        states = {"HS_0": model._check_state("h0", h0, batch_shape)}
+        if is_lstm:
+            states["CS_0"] = model._check_state("c0", c0, batch_shape)
+        # fresh float64 leaves, so the loss is differentiated w.r.t. the initial states too
+        states = {n: Tensor(s.data.astype(np.float64), requires_grad=True, name=n) for n, s in states.items()}
+        run = model.unroll(xs64, states["HS_0"], states.get("CS_0"))
+        loss = model.loss_of(run, targets, mask)
+        loss.backward()
+        autodiff = {**{n: t.grad for n, t in tensors.items()}, **{n: s.grad for n, s in states.items()}}
+
+        params = {n: t.data for n, t in tensors.items()}
+        initial = {n: s.data for n, s in states.items()}
+        if is_lstm:
+            hand = bptt.lstm_gradients(params, xs64, targets, initial["HS_0"], initial["CS_0"], mask)
+        else:
+            hand = bptt.rnn_gradients(params, xs64, targets, initial["HS_0"], mask)
+
+        def loss_again():
+            return model.loss(xs64, targets, states["HS_0"], states.get("CS_0"), mask)
+
+        rng = np.random.default_rng(seed)
+        everything = {**tensors, **states}
+        numeric = {n: _sampled_differences(loss_again, t, eps, max_fd_elements, rng)
+                   for n, t in everything.items()}
+        rows = [_row(n, autodiff[n], hand[n], *numeric[n]) for n in everything]
+        steps, step_grads = _step_rows(model, run, hand, is_lstm)
+        diagnosis = _diagnose(rows, step_grads, is_lstm)
+        return Report(type(model).__name__, rows, steps, diagnosis, float(loss.data))
+    finally:
+        for name, t in tensors.items():
+            t.data, t.grad = saved[name]
+
+
+def _sampled_differences(f, t, eps, limit, rng):
+    """Central differences at all of t's elements, or at `limit` random ones (the rest NaN)."""
+    size = t.data.size
+    picked = np.arange(size) if limit is None or size <= limit else \
+        np.sort(rng.choice(size, size=limit, replace=False))
+    return _central_differences(f, t, eps, picked), picked.size
+
+
+def _close(a, b, tol):
+    return bool(np.all(np.abs(a - b) <= tol["atol"] + tol["rtol"] * np.abs(b)))
+
+
+def _row(name, autodiff, hand, numeric, checked):
+    autodiff = np.zeros_like(hand) if autodiff is None else autodiff
+    seen = ~np.isnan(numeric)
+    a, n = autodiff[seen], numeric[seen]
+    return Row(name, tuple(autodiff.shape), float(np.max(np.abs(autodiff - hand), initial=0.0)),
+               rel_error(autodiff, hand), float(np.max(np.abs(a - n), initial=0.0)), rel_error(a, n),
+               int(checked), _close(autodiff, hand, EXACT_TOL) and _close(a, n, FD_TOL))
+
+
+def _graph_grad(tensor):
+    return np.zeros_like(tensor.data) if tensor.grad is None else tensor.grad
+
+
+def _step_rows(model, run, hand, is_lstm):
+    """Per step and layer: the state gradients, and every named per-step gradient (for the
+    diagnosis) as {key: (autodiff (T, ...), bptt (T, ...))}."""
+    keys = ["HS_t", "CS_t", "f_t", "i_t", "c_t", "o_t"] if is_lstm else ["HS_t", "a_t"]
+    step_grads, rows = {}, []
+    for layer in range(1, model.num_layers + 1):
+        p = model.prefix(layer)
+        for key in keys:
+            ours = np.stack([_graph_grad(step[p + key]) for step in run.steps])
+            step_grads[p + key] = (ours, hand[f"{p}d{key}"])
+        dHS, hand_dHS = step_grads[p + "HS_t"]
+        dCS, hand_dCS = step_grads[p + "CS_t"] if is_lstm else (None, None)
+        for t in range(len(run.steps)):
+            hs_abs = float(np.max(np.abs(dHS[t] - hand_dHS[t])))
+            cs_abs = float(np.max(np.abs(dCS[t] - hand_dCS[t]))) if is_lstm else None
+            ok = _close(dHS[t], hand_dHS[t], EXACT_TOL) and (not is_lstm or _close(dCS[t], hand_dCS[t], EXACT_TOL))
+            rows.append(StepRow(t + 1, layer, float(np.linalg.norm(dHS[t])),
+                                float(np.linalg.norm(dCS[t])) if is_lstm else None, hs_abs, cs_abs, ok))
+    return rows, step_grads
+
+
+GATE_NAMES = {"f_t": "forget gate f", "i_t": "input gate i", "c_t": "candidate c",
+              "o_t": "output gate o", "a_t": "pre-activation a", "HS_t": "hidden state HS",
+              "CS_t": "cell state CS"}
+
+
+def _diagnose(rows, step_grads, is_lstm):
+    """Say which of the three is the odd one out, and where autodiff and BPTT first part ways
+    (going backwards in time, the order in which both compute)."""
+    notes = []
+    for r in rows:
+        if r.ok:
+            continue
+        bptt_bad = r.bptt_abs > EXACT_TOL["atol"]
+        fd_bad = r.fd_abs > FD_TOL["atol"]
+        if bptt_bad and not fd_bad:
+            notes.append(f"{r.name}: autodiff agrees with finite differences; the hand-derived BPTT "
+                         f"differs by up to {r.bptt_abs:.1e}")
+        elif fd_bad and not bptt_bad:
+            notes.append(f"{r.name}: autodiff and the hand-derived BPTT agree; finite differences "
+                         f"differ by up to {r.fd_abs:.1e} (try another eps)")
+        else:
+            notes.append(f"{r.name}: all three differ (autodiff−bptt {r.bptt_abs:.1e}, "
+                         f"autodiff−finite differences {r.fd_abs:.1e})")
+    first = None   # (t, key): the latest step (first in backward order) where a gate disagrees
+    for key, (ours, hand) in step_grads.items():
+        for t in reversed(range(len(ours))):
+            if not _close(ours[t], hand[t], EXACT_TOL):
+                if first is None or t > first[0]:
+                    first = (t, key)
+                break
+    if first is not None:
+        t, key = first
+        layer, _, base = key.rpartition(".")
+        where = f" of {layer}" if layer else ""
+        notes.append(f"autodiff and BPTT first disagree at t={t + 1}{where}, in the "
+                     f"{GATE_NAMES.get(base, base)} (d{base}), going backwards from t={len(ours)}")
+    return notes

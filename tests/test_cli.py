@@ -14,8 +14,9 @@ def test_demo_shows_the_lecture_gate_and_a_passing_gradient_check():
     result = run("demo")
     assert result.returncode == 0, result.stderr
     assert "[0.505    0.701824]" in result.stdout          # F_t of lecture 004, exact
-    error = float(result.stdout.rsplit("finite differences:", 1)[1])
+    error = float(result.stdout.split("finite differences:", 1)[1].split()[0])
     assert error < 1e-6
+    assert "all three agree" in result.stdout and "OK: True" in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [((), "required: COMMAND"),
@@ -31,3 +32,64 @@ def test_usage_errors_are_one_line_and_exit_2(args, message):
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("tinygrad-lstm ")
+
+
+def test_example_prints_the_lecture_s_step_with_its_typos_flagged():
+    result = run("example")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("TYPO") == 4
+    assert "dL/dCS_{t-1}" in result.stdout and "[0.023413, -0.062977]" in result.stdout
+    assert "[-0.004299, -0.031295]" in result.stdout          # dL/dHS_{t-1}, never evaluated
+
+
+def test_example_json():
+    import json
+    result = run("example", "--json")
+    lines = json.loads(result.stdout)["lines"]
+    assert {line["quantity"]: line["agrees"] for line in lines}["i_t = W_i X_t"] is False
+
+
+@pytest.mark.parametrize("args", [(), ("--model", "rnn", "--batch", "3", "--layers", "2"),
+                                  ("--peephole", "--no-bias", "--steps", "3", "--hidden", "2")])
+def test_check_exits_0_when_all_three_agree(args):
+    result = run("check", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all three agree" in result.stdout and "OK: True" in result.stdout
+
+
+def test_check_json_is_one_object():
+    import json
+    result = run("check", "--json", "--steps", "2")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["ok"] is True and report["model"] == "LSTM"
+
+
+def test_check_exits_1_when_they_disagree(tmp_path):
+    """A sitecustomize that breaks the witness's forget gate: the command must notice."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import tinygrad_lstm.bptt as b\n"
+        "real = b.lstm_gradients\n"
+        "def broken(*a, **k):\n"
+        "    g = real(*a, **k)\n"
+        "    g['W_f'] = g['W_f'] * 1.5\n"
+        "    return g\n"
+        "b.lstm_gradients = broken\n")
+    import os
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "check"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 1
+    assert "W_f: autodiff agrees with finite differences; the hand-derived BPTT differs" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("check", "--model", "gru"), "invalid choice: 'gru'"),
+    (("check", "--hidden", "0"), "expected a positive integer, got 0"),
+    (("check", "--steps", "x"), "expected a positive integer, got 'x'"),
+    (("check", "--model", "rnn", "--peephole"), "--peephole applies to --model lstm only"),
+    (("example", "--bogus"), "unrecognized arguments: --bogus"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(args, message):
+    result = run(*args)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

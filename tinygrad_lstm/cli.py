@@ -17,30 +17,84 @@ class _Parser(argparse.ArgumentParser):
 
 
 def demo(out=sys.stdout):
-    """One forget gate of the lecture's LSTM step, built from engine ops and checked.
+    """The engine on one gate of the lecture's LSTM, then the whole model checked three ways."""
+    from .gradcheck import compare
+    from .nn import LSTM
 
-    F_t = σ(W_f X_t) with lecture 004's W_f and X_t = [HS_{t−1}; x_t] = [0, 0, 1, 0, 0];
-    then a loss L = Σ F_t ⊗ R with a fixed R, backward(), and autodiff against finite
-    differences for W_f.
-    """
+    print("1. One forget gate, F_t = σ(W_f X_t), with lecture 004's W_f and X_t = [HS_0; x_1]", file=out)
     W_f = Tensor([[0.813, -0.487, 0.020, -0.778, 0.418],
                   [-0.708, 0.006, 0.856, -0.106, -0.872]], requires_grad=True, name="W_f")
     X_t = Tensor([0.0, 0.0, 1.0, 0.0, 0.0], name="X_t")
-    R = np.array([0.3, -0.7])
+    R = np.array([0.3, -0.7])    # a random-looking weight: L = Σ F_t ⊗ R
 
     def loss():
         return ((W_f @ X_t).sigmoid().named("F_t") * R).sum()
 
     L = loss()
     F_t = L.parents[0].parents[0]
-    print(f"F_t = σ(W_f X_t) = {np.round(F_t.data, 6)}   (lecture 004: [0.505, 0.702])", file=out)
-    print(f"graph: {' <- '.join(f'{t.name or t.op}' for t in (L, L.parents[0], F_t, F_t.parents[0]))}"
+    print(f"   F_t = {np.round(F_t.data, 6)}   (the lecture prints [0.505, 0.702])", file=out)
+    print(f"   graph: {' <- '.join(t.name or t.op for t in (L, L.parents[0], F_t, F_t.parents[0]))}"
           f" <- (W_f, X_t)", file=out)
     [(autodiff, numeric)] = check_gradients(loss, [W_f])
-    print(f"dL/dW_f by autodiff:\n{np.round(autodiff, 6)}", file=out)
-    print(f"largest relative error against finite differences: {rel_error(autodiff, numeric):.1e}",
+    error = rel_error(autodiff, numeric)
+    print(f"   dL/dW_f by autodiff:\n{np.round(autodiff, 6)}", file=out)
+    print(f"   largest relative error against finite differences: {error:.1e}\n", file=out)
+
+    print("2. An LSTM (I=3, H=4, O=3) unrolled over 6 steps, batch of 2, non-zero initial states:",
           file=out)
-    return rel_error(autodiff, numeric)
+    model = LSTM(3, 4, 3, seed=0)
+    rng = np.random.default_rng(0)
+    xs, ys = rng.standard_normal((6, 2, 3)), rng.integers(0, 3, size=(6, 2))
+    h0, c0 = 0.5 * rng.standard_normal((2, 4)), 0.5 * rng.standard_normal((2, 4))
+    report = compare(model, xs, ys, h0, c0)
+    print(report, file=out)
+    return 0 if error < 1e-6 and report.ok else 1
+
+
+def example(args, out=sys.stdout):
+    """Lecture 004's worked example, value by value against what the lecture printed."""
+    from .worked_example import worked_example
+    result = worked_example()
+    print(result.to_json(indent=2) if args.json else result, file=out)
+    return 0
+
+
+def check(args, out=sys.stdout):
+    """Autodiff vs hand-derived BPTT vs finite differences on a random model and data."""
+    from .gradcheck import compare
+    from .nn import LSTM, RNN
+    if args.model == "lstm":
+        model = LSTM(args.input, args.hidden, args.output, num_layers=args.layers, bias=not args.no_bias,
+                     peephole=args.peephole, seed=args.seed)
+    else:
+        if args.peephole:
+            raise _UsageError("--peephole applies to --model lstm only")
+        model = RNN(args.input, args.hidden, args.output, num_layers=args.layers, bias=not args.no_bias,
+                    seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    batch = () if args.batch == 1 else (args.batch,)
+    layers = () if args.layers == 1 else (args.layers,)
+    xs = rng.standard_normal((args.steps, *batch, args.input))
+    targets = rng.integers(0, args.output, size=(args.steps, *batch))
+    h0 = 0.5 * rng.standard_normal((*layers, *batch, args.hidden))   # non-zero initial states
+    c0 = 0.5 * rng.standard_normal(h0.shape) if args.model == "lstm" else None
+    report = compare(model, xs, targets, h0, c0, seed=args.seed)
+    print(report.to_json(indent=2) if args.json else report, file=out)
+    return 0 if report.ok else 1
+
+
+class _UsageError(Exception):
+    """A combination of arguments that argparse cannot reject by itself."""
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def build_parser():
@@ -48,15 +102,37 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    commands.add_parser("demo", help="a small engine example: one gate, backward, gradient check")
+    commands.add_parser("demo", help="the engine on one gate, then an LSTM checked three ways")
+
+    sub = commands.add_parser("example", help="lecture 004's worked example, value by value")
+    sub.add_argument("--json", action="store_true", help="print JSON for programs")
+
+    sub = commands.add_parser("check", help="autodiff vs hand-derived BPTT vs finite differences",
+                              description="Exit 0 when all three agree, 1 when they do not.")
+    sub.add_argument("--model", choices=("lstm", "rnn"), default="lstm")
+    sub.add_argument("--input", type=_positive, default=3, metavar="I", help="input size (default 3)")
+    sub.add_argument("--hidden", type=_positive, default=4, metavar="H", help="hidden size (default 4)")
+    sub.add_argument("--output", type=_positive, default=3, metavar="O", help="classes (default 3)")
+    sub.add_argument("--steps", type=_positive, default=5, metavar="T", help="time steps (default 5)")
+    sub.add_argument("--batch", type=_positive, default=1, metavar="B", help="batch size (default 1)")
+    sub.add_argument("--layers", type=_positive, default=1, metavar="L", help="stacked layers (default 1)")
+    sub.add_argument("--no-bias", action="store_true", help="the lecture's bias-free model")
+    sub.add_argument("--peephole", action="store_true", help="peephole connections (LSTM)")
+    sub.add_argument("--seed", type=int, default=0, help="weights and data (default 0)")
+    sub.add_argument("--json", action="store_true", help="print JSON for programs")
     return parser
 
 
+COMMANDS = {"demo": lambda args: demo(), "example": example, "check": check}
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return 0 if demo() < 1e-6 else 1
-    return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except _UsageError as e:
+        parser.error(str(e))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,27 @@ def test_every_step_carries_the_lecture_s_names_and_its_time_scope():
     assert stacked.steps[1]["HS_t"].scope == "t=2/layer1"
 
 
+@pytest.mark.parametrize("make, options", CONFIGS, ids=IDS)
+def test_every_node_inside_a_step_has_a_name(make, options):
+    model = make(3, 2, 3, seed=0, **options)
+    loss = model.loss(np.ones((3, 2, 3)), np.zeros((3, 2), dtype=int))
+    seen, stack, in_steps = set(), [loss], []
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(node.parents)
+            if node.scope and node.scope.startswith("t="):
+                in_steps.append(node)
+    assert len(in_steps) >= 3 * 5             # at least a handful of nodes in each of 3 steps
+    assert [n.op for n in in_steps if not n.name] == []
+
+
+def test_an_rnn_returns_its_final_hidden_state_alone():
+    logits, HS = RNN(3, 4, 2, seed=0)(np.ones((5, 3)))
+    assert logits.shape == (5, 2) and HS.shape == (4,) and HS.name == "HS_t"
+
+
 def test_parameters_are_shared_leaves_that_feed_every_step():
     model = LSTM(3, 2, 3, seed=0)
     run = model.unroll(np.eye(3))
@@ -97,6 +118,7 @@ def test_parameters_are_shared_leaves_that_feed_every_step():
 
 def _matmul_weight(step):
     gates_sum = step["f_t"].parents[0]         # f_t = (X_t @ W.T + b)[..., 0:H]
+    assert gates_sum.name == "W X_t + b"
     matmul = gates_sum.parents[0]
     assert matmul.op == "matmul" and matmul.parents[0] is step["X_t"]
     return matmul.parents[1]

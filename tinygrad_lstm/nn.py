@@ -89,8 +89,11 @@ class Linear(Module):
         W = self._parameters[self.weight_name]
         return {W.name + ".T": W.T.named(W.name + ".T")}
 
-    def apply(self, x, weight_T):
+    def apply(self, x, weight_T, product_name=None):
+        """x @ Wᵀ (+ b), with Wᵀ made once by the caller; `product_name` names x @ Wᵀ."""
         y = x @ weight_T
+        if product_name:
+            y.named(product_name)
         bias = self._parameters.get(self.bias_name)
         return y if bias is None else y + bias
 
@@ -144,19 +147,22 @@ class LSTMCell(Module):
         P, p, H = self._parameters, self.prefix, self.hidden_size
         keep = _keeper(named, p)
         X_t = keep("X_t", ops.concat([HS_prev, x_t], axis=-1))      # [HS_{t−1}; x_t]
-        gates = X_t @ shared["W.T"]                                  # W_g X_t for g = f, i, c, o
+        gates = (X_t @ shared["W.T"]).named("W X_t")                 # W_g X_t for g = f, i, c, o
         if self.bias:
-            gates = gates + shared["b"]
-        f_t, i_t, c_t, o_t = (gates[..., k * H:(k + 1) * H] for k in range(4))
+            gates = (gates + shared["b"]).named("W X_t + b")
+        f_t, i_t, c_t, o_t = (gates[..., k * H:(k + 1) * H].named(f"W_{g} X_t")
+                              for k, g in enumerate(self.gates))
         if self.peephole:                                            # f and i peep at CS_{t−1}
-            f_t = f_t + P[f"{p}p_f"] * CS_prev
-            i_t = i_t + P[f"{p}p_i"] * CS_prev
+            f_t = f_t + (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")
+            i_t = i_t + (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")
         F_t = keep("F_t", keep("f_t", f_t).sigmoid())
         I_t = keep("I_t", keep("i_t", i_t).sigmoid())
         C_t = keep("C_t", keep("c_t", c_t).tanh())
-        CS_t = keep("CS_t", CS_prev * F_t + I_t * C_t)
+        kept = (CS_prev * F_t).named("CS_{t-1} ⊗ F_t")               # what the forget gate keeps
+        written = (I_t * C_t).named("I_t ⊗ C_t")                     # what the input gate writes
+        CS_t = keep("CS_t", kept + written)
         if self.peephole:
-            o_t = o_t + P[f"{p}p_o"] * CS_t                          # o peeps at the new CS_t
+            o_t = o_t + (P[f"{p}p_o"] * CS_t).named("p_o ⊗ CS_t")    # o peeps at the new CS_t
         O_t = keep("O_t", keep("o_t", o_t).sigmoid())
         HS_t = keep("HS_t", O_t * keep("tanh(CS_t)", CS_t.tanh()))
         return HS_t, CS_t
@@ -188,9 +194,9 @@ class RNNCell(Module):
     def step(self, x_t, state, shared, named):
         (HS_prev,) = state
         keep = _keeper(named, self.prefix)
-        a_t = x_t @ shared["W_xh.T"] + HS_prev @ shared["W_hh.T"]
+        a_t = (x_t @ shared["W_xh.T"]).named("W_xh x_t") + (HS_prev @ shared["W_hh.T"]).named("W_hh HS_{t-1}")
         if self.bias:
-            a_t = a_t + self._parameters[f"{self.prefix}b_h"]
+            a_t = a_t.named("W_xh x_t + W_hh HS_{t-1}") + self._parameters[f"{self.prefix}b_h"]
         return (keep("HS_t", keep("a_t", a_t).tanh()),)
 
 
@@ -233,9 +239,11 @@ class _Recurrent(Module):
         return "" if layer == 1 else f"layer{layer}."
 
     def __call__(self, xs, h0=None, c0=None):
-        """logits for every step, (T, O) or (T, B, O), and the final states (HS, CS)."""
+        """logits for every step, (T, O) or (T, B, O), and the final state(s): (HS, CS) for
+        an LSTM, HS for an RNN (as PyTorch's nn.LSTM and nn.RNN return them)."""
         run = self.unroll(xs, h0, c0)
-        return run.logits, tuple(run.final[name] for name in self.state_names)
+        states = tuple(run.final[name] for name in self.state_names)
+        return run.logits, states if len(states) > 1 else states[0]
 
     def loss(self, xs, targets, h0=None, c0=None, mask=None):
         """Softmax cross-entropy summed over time steps (where mask is True), averaged over the
@@ -280,7 +288,7 @@ class _Recurrent(Module):
                     for state, value in zip(layers, new):
                         state[k] = value
                     below = new[0]
-                named["Z_t"] = self.output.apply(below, W_y_T).named("Z_t")
+                named["Z_t"] = self.output.apply(below, W_y_T, f"{self.output.weight_name} HS_t").named("Z_t")
             outputs.append(named["Z_t"])
             steps.append(named)
         final = {name: state[0] if self.num_layers == 1 else ops.stack(state)

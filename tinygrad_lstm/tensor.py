@@ -87,7 +87,7 @@ class Tensor:
             raise RuntimeError("backward(): this tensor does not require grad, so no graph leads "
                                "to it; create the leaves with requires_grad=True")
         self._pending = _seed_gradient(self, grad)
-        for node in reversed(_toposort(self)):
+        for node in reversed(topological_order(self, requiring_grad=True)):
             g, node._pending = node._pending, None
             if g is None:        # reached only through inputs that returned no gradient
                 continue
@@ -184,8 +184,9 @@ def _init_result(t, data, fn):
     t._pending = None
 
 
-def _toposort(root):
-    """Every tensor that requires grad and leads to `root`, each after all its parents.
+def topological_order(root, requiring_grad=False):
+    """Every tensor that leads to `root` (and root), each after all its parents; with
+    requiring_grad, only those that require grad (what backward() visits).
 
     Iterative depth-first search with an explicit stack, so a graph of any depth (an LSTM
     unrolled over 10,000 steps is ~250,000 nodes) never meets Python's recursion limit.
@@ -195,7 +196,7 @@ def _toposort(root):
     while stack:
         node, parents = stack[-1]
         for p in parents:
-            if p.requires_grad and p not in seen:
+            if p not in seen and (p.requires_grad or not requiring_grad):
                 seen.add(p)
                 stack.append((p, iter(p.parents)))
                 break

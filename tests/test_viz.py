@@ -1,0 +1,194 @@
+"""Pictures, checked by parsing what Graphviz produces: clusters per step, one node per
+tensor (op level) or per step (cell level), the lecture's names, each parameter drawn once,
+the cell-state highway, and gradient colours in the order of the gradient norms."""
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import graphviz
+import numpy as np
+import pytest
+
+from tinygrad_lstm.nn import LSTM, RNN
+from viz import GraphvizNotFoundError, draw_graph, render
+from viz.graph import CELL_PATH, walk
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def lstm_loss(T=3, backward=False, last_only=False, make=LSTM, **options):
+    model = make(3, 4, 3, seed=0, **options)
+    rng = np.random.default_rng(0)
+    mask = None
+    if last_only:
+        mask = np.zeros(T, dtype=bool)
+        mask[-1] = True
+    loss = model.loss(rng.standard_normal((T, 3)), rng.integers(0, 3, T), mask=mask)
+    if backward:
+        loss.backward()
+    return model, loss
+
+
+def svg_groups(path):
+    """{class: [title, ...]} for the SVG's node, edge and cluster groups; and all text."""
+    root = ET.parse(path).getroot()
+    groups = {"node": [], "edge": [], "cluster": []}
+    for g in root.iter(f"{SVG}g"):
+        kind = g.get("class")
+        if kind in groups:
+            groups[kind].append(g.find(f"{SVG}title").text)
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    return groups, texts
+
+
+def dot_nodes(source):
+    """{node id: attribute text} from DOT source."""
+    return dict(re.findall(r'^\s*((?:n|c)\d+) \[(.*)\]$', source, flags=re.M))
+
+
+def luminance(hex_colour):
+    r, g, b = (int(hex_colour[k:k + 2], 16) for k in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_op_level_svg_has_a_cluster_per_step_and_a_node_per_tensor(tmp_path):
+    model, loss = lstm_loss(T=3)
+    path = render(loss, tmp_path / "lstm.svg")
+    groups, texts = svg_groups(path)
+    assert sorted(groups["cluster"]) == ["cluster_t=1", "cluster_t=2", "cluster_t=3"]
+    assert len(groups["node"]) == len(walk(loss))
+    for name in ("X_t", "F_t", "I_t", "C_t", "O_t", "CS_t", "HS_t", "Z_t", "tanh(CS_t)"):
+        assert texts.count(name) == 3, name            # once per step
+    for name, _ in model.named_parameters():
+        assert texts.count(name) == 1, name            # parameters are drawn once
+
+
+def test_shared_weights_feed_every_step():
+    _, loss = lstm_loss(T=4)
+    source = draw_graph(loss).source
+    nodes = dot_nodes(source)
+    [fused] = [i for i, attrs in nodes.items() if 'label="W_fico.T' in attrs]
+    assert len(re.findall(rf'^\s*{fused} -> ', source, flags=re.M)) == 4
+
+
+def test_the_cell_state_highway_is_drawn_bold_from_step_to_step():
+    _, loss = lstm_loss(T=5)
+    source = draw_graph(loss).source
+    highway = [line for line in source.splitlines() if "->" in line and CELL_PATH["color"] in line]
+    assert len(highway) == 2 * 5      # CS_{t-1} → CS_{t-1} ⊗ F_t → CS_t at every step
+
+
+def test_stacked_layers_nest_their_clusters(tmp_path):
+    _, loss = lstm_loss(T=2, num_layers=2)
+    groups, _ = svg_groups(render(loss, tmp_path / "stacked.svg"))
+    assert {"cluster_t=1", "cluster_t=1/layer1", "cluster_t=1/layer2", "cluster_t=2/layer2"} <= set(groups["cluster"])
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_cell_level_draws_one_node_per_step(tmp_path, layers):
+    _, loss = lstm_loss(T=12, num_layers=layers)
+    groups, texts = svg_groups(render(loss, tmp_path / "cells.svg", detail="cell"))
+    assert len(groups["node"]) == 12 * layers
+    assert groups["cluster"] == []
+    assert texts.count("CS") >= 11 and texts.count("HS") >= 11     # labelled edges step to step
+
+
+def test_gradient_colours_are_ordered_as_the_gradient_norms():
+    _, loss = lstm_loss(T=4, backward=True)
+    pairs = []
+    for attrs in dot_nodes(draw_graph(loss, show_grads=True).source).values():
+        norm = re.search(r"‖∇‖ = ([0-9.e+-]+)", attrs)
+        colour = re.search(r'fillcolor="(#[0-9a-f]{6})"', attrs)
+        if norm and colour:
+            pairs.append((float(norm.group(1)), luminance(colour.group(1))))
+    assert len(pairs) > 40
+    pairs.sort(key=lambda p: (p[0], -p[1]))     # norms print to 3 digits: break ties darker-first
+    lums = [lum for _, lum in pairs]
+    assert all(a >= b - 1e-9 for a, b in zip(lums, lums[1:]))   # larger gradient, darker colour
+    assert lums[0] > lums[-1] + 100                              # and the scale spans a real range
+    assert "‖dL/dt‖" in draw_graph(loss, show_grads=True).source  # the legend
+
+
+def _cell_fills(loss, grad_range):
+    source = draw_graph(loss, detail="cell", show_grads=True, grad_range=grad_range).source
+    nodes = dot_nodes(source)
+    return [luminance(re.search(r'fillcolor="(#[0-9a-f]{6})"', nodes[f"c{t}"]).group(1)) for t in range(len(nodes))]
+
+
+def test_an_rnn_fades_towards_t1_while_the_lstm_cell_state_keeps_its_gradient():
+    scale = (1e-16, 1.0)                                  # one scale for both pictures
+    _, rnn_loss = lstm_loss(T=50, backward=True, last_only=True, make=RNN)
+    _, lstm_loss_ = lstm_loss(T=50, backward=True, last_only=True)
+    rnn, lstm = _cell_fills(rnn_loss, scale), _cell_fills(lstm_loss_, scale)
+    assert rnn[0] > rnn[-1] + 100                         # t = 1 is far paler than t = 50
+    assert all(a >= b - 1e-9 for a, b in zip(rnn, rnn[1:]))
+    assert lstm[0] < rnn[0] - 50                          # the LSTM's t = 1 is much darker
+
+
+def test_values_can_be_shown():
+    _, loss = lstm_loss(T=1)
+    assert "[" in dot_nodes(draw_graph(loss, show_values=True).source)["n0"]
+
+
+def test_formats_by_suffix(tmp_path):
+    _, loss = lstm_loss(T=2)
+    assert render(loss, tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert render(loss, tmp_path / "g.pdf").read_bytes()[:5] == b"%PDF-"
+    assert render(loss, tmp_path / "g.dot").read_text().startswith("digraph computation {")
+    assert isinstance(draw_graph(loss), graphviz.Digraph)
+
+
+def test_without_dot_svg_says_how_to_install_and_dot_still_works(tmp_path, monkeypatch):
+    _, loss = lstm_loss(T=2)
+    monkeypatch.setenv("PATH", str(tmp_path))             # no Graphviz here
+    with pytest.raises(GraphvizNotFoundError, match=r"Graphviz is not installed.*apt-get install graphviz.*\.dot"):
+        render(loss, tmp_path / "g.svg")
+    assert not (tmp_path / "g.svg").exists()
+    assert render(loss, tmp_path / "g.dot").stat().st_size > 1000
+
+
+def test_bad_targets_are_refused_before_anything_is_written(tmp_path):
+    _, loss = lstm_loss(T=2)
+    with pytest.raises(ValueError, match=r"'g\.txt'.*\.dot, \.gv, \.pdf, \.png, \.svg"):
+        render(loss, tmp_path / "g.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        render(loss, tmp_path / "missing" / "g.svg")
+    with pytest.raises(ValueError, match="detail must be 'op' or 'cell'"):
+        draw_graph(loss, detail="layer")
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        draw_graph(np.ones(3))
+    with pytest.raises(ValueError, match="grad_range"):
+        draw_graph(loss, show_grads=True, grad_range=(1.0, 0.1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_mid_write_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
+    _, loss = lstm_loss(T=2)
+    target = tmp_path / "g.svg"
+    target.write_text("the old picture")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        render(loss, target)
+    assert target.read_text() == "the old picture"
+    assert [p.name for p in tmp_path.iterdir()] == ["g.svg"]
+
+
+def test_the_gradient_plot_is_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    from viz.plots import state_gradient_norms, vanishing_gradient_demo
+    path = tmp_path / "norms.png"
+    vanishing_gradient_demo(path, steps=20, hidden_size=8)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    svg = tmp_path / "norms.svg"
+    vanishing_gradient_demo(svg, steps=10)
+    assert "<svg" in svg.read_text()[:500]
+    model = RNN(3, 4, 2, seed=0)
+    rng = np.random.default_rng(0)
+    norms = state_gradient_norms(model, rng.standard_normal((6, 3)), rng.integers(0, 2, 6))
+    assert set(norms) == {"HS"} and norms["HS"].shape == (6,) and np.all(norms["HS"] > 0)
+    with pytest.raises(ValueError, match=r"\.pdf, \.png, \.svg"):
+        vanishing_gradient_demo(tmp_path / "x.jpg")

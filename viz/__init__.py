@@ -1,0 +1,12 @@
+"""Pictures of tinygrad_lstm's graphs. Reads tensors through their public attributes only;
+the library itself never imports graphviz or matplotlib.
+
+    from viz import draw_graph, render
+    draw_graph(loss)                 # a graphviz.Digraph: shows inline in Jupyter
+    render(loss, "lstm.svg")         # .svg .png .pdf .dot
+
+Plots (matplotlib, an optional extra) are in viz.plots.
+"""
+from .graph import GraphvizNotFoundError, draw_graph, render
+
+__all__ = ["GraphvizNotFoundError", "draw_graph", "render"]

@@ -1,9 +1,11 @@
 # Each target sets up everything it needs on a fresh machine: a virtual env in .venv with
-# this package installed in editable mode, and Graphviz's `dot` (Debian: graphviz) if absent.
+# this package installed in editable mode (with the test tools and matplotlib for plots),
+# and Graphviz's `dot` (Debian: graphviz) if absent.
 #   make test            the test suite
 #   make test TORCH=1    ... plus PyTorch 2.13 (CPU), which turns on the torch parity tests
 #   make demo            the main job
 #   make bench           benchmarks against PyTorch when it is installed (TORCH=1)
+#   make docs            the README's pictures, into docs/
 
 PYTHON ?= python3
 VENV   := .venv
@@ -11,7 +13,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= 0
 APT    := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: test demo bench install graphviz clean
+.PHONY: test demo bench docs install graphviz clean
 
 test: install graphviz
 	$(BIN)/python -m pytest
@@ -19,8 +21,12 @@ test: install graphviz
 demo: install graphviz
 	$(BIN)/tinygrad-lstm demo
 
-bench: install
+bench: install graphviz
 	$(BIN)/python benchmarks/ops.py
+	$(BIN)/python benchmarks/render.py
+
+docs: install graphviz
+	$(BIN)/python docs/pictures.py
 
 install: $(VENV)/.installed $(if $(filter 1,$(TORCH)),$(VENV)/.torch)
 
@@ -31,7 +37,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	  echo "Python's venv module is missing: installing the Debian package python3-venv"; \
 	  $(APT) update -qq && $(APT) install -y -qq python3-venv >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plots]"
 	@touch $@
 
 $(VENV)/.torch: $(VENV)/.installed

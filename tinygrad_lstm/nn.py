@@ -23,7 +23,7 @@ import numpy as np
 
 from . import ops
 from .files import write_atomically
-from .tensor import Tensor, _float_dtype, no_grad, scope
+from .tensor import Tensor, _float_dtype, _gc_paused, no_grad, scope
 
 # b_f starts at 3, so F_t ≈ σ(3) ≈ 0.95: from the first update the cell state is mostly kept
 # (0.95²⁰ ≈ 0.36 of it survives 20 steps, against 0.73²⁰ ≈ 0.002 with the common b_f = 1),
@@ -274,6 +274,10 @@ class _Recurrent(Module):
 
     def unroll(self, xs, h0=None, c0=None):
         """Run the sequence step by step, keeping every step's named tensors."""
+        with _gc_paused():
+            return self._unroll(xs, h0, c0)
+
+    def _unroll(self, xs, h0, c0):
         xs = self._check_input(xs)
         batch_shape = xs.shape[1:-1]
         states = {"HS": self._check_state("h0", h0, batch_shape)}
@@ -289,7 +293,9 @@ class _Recurrent(Module):
         for t in range(xs.shape[0]):
             named = {}
             with scope(f"t={t + 1}"):
-                below = xs[t].named("x_t")
+                # x_t: a slice node when xs needs a gradient, else a constant leaf (one op fewer)
+                below = xs[t] if xs.requires_grad else Tensor(xs.data[t])
+                below.named("x_t")
                 for k, cell in enumerate(self.cells):
                     with scope(f"layer{k + 1}") if self.num_layers > 1 else nullcontext():
                         new = cell.step(below, [state[k] for state in layers], shared[k], named)

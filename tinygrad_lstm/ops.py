@@ -310,19 +310,21 @@ def _is_basic(index):
 
 class GetItem(Function):
     """z = x[index];  the gradient scatters g back into zeros of x's shape (adding repeats)."""
-    __slots__ = ("shape", "index")
+    __slots__ = ("shape", "index", "basic")
     name = "getitem"
 
     def forward(self, x, index):
         self.shape, self.index = x.shape, index
         try:
-            return x[index]
+            out = x[index]
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor of shape {x.shape}, index {index!r})") from None
+        self.basic = _is_basic(index)
+        return out
 
     def backward(self, g):
         grad = np.zeros(self.shape, dtype=g.dtype)
-        if _is_basic(self.index):
+        if self.basic:
             grad[self.index] = g
         else:                       # fancy indexing may pick an element twice: add, not assign
             np.add.at(grad, self.index, g)

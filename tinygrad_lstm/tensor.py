@@ -5,6 +5,7 @@ are its inputs. Leaves (data, parameters) have `op == ""` and no parents. Revers
 walks that graph once from the output, so backpropagation through time is nothing but
 this walk over an unrolled LSTM.
 """
+import gc
 from contextlib import contextmanager
 
 import numpy as np
@@ -17,7 +18,7 @@ _scope = None           # the name of the innermost scope() block, copied onto e
 class Tensor:
     """An n-d float array with an optional gradient and a link to the op that made it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_fn", "_pending")
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_fn", "_pending", "_owned")
     __array_ufunc__ = None   # `ndarray + Tensor` defers to Tensor.__radd__ instead of looping
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
@@ -28,6 +29,7 @@ class Tensor:
         self.scope = _scope
         self._fn = None        # the Function that made this tensor; None for a leaf
         self._pending = None   # gradient gathered during one backward() pass
+        self._owned = False    # _pending is a buffer this pass made, so it may grow in place
 
     # --- the graph, as viz/ reads it -------------------------------------------------
     @property
@@ -87,8 +89,12 @@ class Tensor:
             raise RuntimeError("backward(): this tensor does not require grad, so no graph leads "
                                "to it; create the leaves with requires_grad=True")
         self._pending = _seed_gradient(self, grad)
+        with _gc_paused():
+            self._backward_pass()
+
+    def _backward_pass(self):
         for node in reversed(topological_order(self, requiring_grad=True)):
-            g, node._pending = node._pending, None
+            g, node._pending, node._owned = node._pending, None, False
             if g is None:        # reached only through inputs that returned no gradient
                 continue
             fn = node._fn
@@ -102,7 +108,14 @@ class Tensor:
                 if pg is None or not parent.requires_grad:
                     continue
                 assert pg.shape == parent.data.shape, (fn.name, pg.shape, parent.data.shape)
-                parent._pending = pg if parent._pending is None else parent._pending + pg
+                pending = parent._pending
+                if pending is None:           # pg may be shared with other parents: keep, don't touch
+                    parent._pending = pg
+                elif parent._owned:           # a weight used at every step: add in place, no new array
+                    pending += pg
+                else:
+                    parent._pending = pending + pg
+                    parent._owned = True
 
     # --- operators and methods: each calls its op class from ops.py ------------------
     def __add__(self, other): return ops.Add.apply(self, _lift(other, self))
@@ -153,17 +166,28 @@ class Function:
 
     @classmethod
     def apply(cls, *parents, **options):
+        # The hot path of every op: kept to plain attribute access, no helper calls.
         fn = cls()
-        out = Tensor.__new__(Tensor)
-        record = False
-        if _grad_enabled:
-            for p in parents:
-                if p.requires_grad:
-                    record = True
-                    break
+        if len(parents) == 1:
+            data = fn.forward(parents[0].data, **options)
+            record = _grad_enabled and parents[0].requires_grad
+        elif len(parents) == 2:
+            x, y = parents
+            data = fn.forward(x.data, y.data, **options)
+            record = _grad_enabled and (x.requires_grad or y.requires_grad)
+        else:
+            data = fn.forward(*[p.data for p in parents], **options)
+            record = _grad_enabled and any(p.requires_grad for p in parents)
+        out = _new(Tensor)
+        out.data = data
+        out.grad = out.name = out._pending = None
+        out.scope = _scope
+        out._owned = False
         if record:
             fn.parents = parents
-        _init_result(out, fn.forward(*[p.data for p in parents], **options), fn if record else None)
+            out._fn, out.requires_grad = fn, True
+        else:
+            out._fn, out.requires_grad = None, False
         return out
 
     def forward(self, *arrays, **options):
@@ -171,6 +195,23 @@ class Function:
 
     def backward(self, grad):
         raise NotImplementedError
+
+
+_new = object.__new__
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector. Building or walking a graph allocates thousands of
+    objects, each allocation nudging the collector to scan them, though the graph has no
+    reference cycles for it to find (refcounting frees it). Collection resumes after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _init_result(t, data, fn):
@@ -182,6 +223,7 @@ def _init_result(t, data, fn):
     t.scope = _scope
     t._fn = fn
     t._pending = None
+    t._owned = False
 
 
 def topological_order(root, requiring_grad=False):
@@ -191,14 +233,15 @@ def topological_order(root, requiring_grad=False):
     Iterative depth-first search with an explicit stack, so a graph of any depth (an LSTM
     unrolled over 10,000 steps is ~250,000 nodes) never meets Python's recursion limit.
     """
-    order, seen = [], {root}
+    order, seen, empty = [], {root}, ()
     stack = [(root, iter(root.parents))]
     while stack:
         node, parents = stack[-1]
         for p in parents:
             if p not in seen and (p.requires_grad or not requiring_grad):
                 seen.add(p)
-                stack.append((p, iter(p.parents)))
+                fn = p._fn
+                stack.append((p, iter(fn.parents if fn is not None else empty)))
                 break
         else:
             stack.pop()
@@ -266,43 +309,54 @@ def _lift(value, like):
 
 def _plain_index(index):
     """Indexing takes what numpy takes (ints, slices, None, ..., integer or bool arrays)."""
-    items = index if isinstance(index, tuple) else (index,)
+    items = index if index.__class__ is tuple else (index,)
+    for i in items:                       # the common case, checked cheaply: basic indexing
+        if not (i.__class__ is slice or i.__class__ is int or i is Ellipsis or i is None):
+            break
+    else:
+        return index
     if any(isinstance(i, Tensor) for i in items):
         raise TypeError("index a Tensor with ints, slices or integer numpy arrays, not with a "
                         "Tensor (a Tensor holds floats); use t[idx.numpy().astype(int)]")
     return index
 
 
-@contextmanager
-def no_grad():
+class no_grad:
     """Inside this block ops record no graph: for evaluation and parameter updates."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous, _grad_enabled = _grad_enabled, False
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.previous
 
 
 def is_grad_enabled():
     return _grad_enabled
 
 
-@contextmanager
-def scope(name):
+class scope:
     """Tag every tensor made inside this block with `.scope` (viz groups by it).
 
     Nested scopes join with "/": scope("t=3") around scope("layer2") gives "t=3/layer2".
+    (A class, not a generator: an unrolled LSTM enters one per step.)
     """
-    global _scope
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"scope(name) needs a non-empty string; got {name!r}")
-    previous = _scope
-    _scope = name if previous is None else f"{previous}/{name}"
-    try:
-        yield
-    finally:
-        _scope = previous
+
+    def __init__(self, name):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"scope(name) needs a non-empty string; got {name!r}")
+        self.name = name
+
+    def __enter__(self):
+        global _scope
+        self.previous = _scope
+        _scope = self.name if _scope is None else f"{_scope}/{self.name}"
+
+    def __exit__(self, *exc):
+        global _scope
+        _scope = self.previous
 
 
 # The op classes subclass Function (above); binding the module, not its names, lets either

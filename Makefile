@@ -24,6 +24,7 @@ demo: install graphviz
 
 bench: install graphviz
 	$(BIN)/python benchmarks/ops.py
+	$(BIN)/python benchmarks/lstm.py
 	$(BIN)/python benchmarks/render.py
 
 docs: install graphviz

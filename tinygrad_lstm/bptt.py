@@ -64,7 +64,7 @@ def lstm_gradients(params, xs, targets, h0=None, c0=None, mask=None):
     grads, dHS_out, loss = _output_layer(net, "W_y", below, Y, M)
     dHS0, dCS0 = np.empty_like(HS0), np.empty_like(CS0)
     for k in reversed(range(net.L)):            # backward, top layer first (§5.1)
-        layer_grads, steps, dHS_out, dHS0[k], dCS0[k] = _lstm_backward(layers[k], caches[k], dHS_out)
+        layer_grads, steps, dHS_out, dHS0[k], dCS0[k] = _lstm_backward(layers[k], caches[k], dHS_out, k > 0)
         _collect(grads, net, k + 1, layer_grads, steps, batched)
 
     grads["HS_0"] = dHS0.reshape(layout)
@@ -152,18 +152,19 @@ def _lstm_forward(layer, xs, HS0, CS0):
     return cache
 
 
-def _lstm_backward(layer, cache, dHS_out):
+def _lstm_backward(layer, cache, dHS_out, need_dx=True):
     """§3.3 for one layer, t = T … 1, carrying dHS_next and dCS_next (with §5.3's peepholes).
 
     dHS_out (T, B, H) is the output-path part of dHS_t: W_yᵀ dZ_t for the top layer, the
     layer above's dx_t otherwise. Returns the weight gradients (fused), the per-step
-    gradients, dx (T, B, I) for the layer below, dE/dHS_0 and dE/dCS_0.
+    gradients, dx (T, B, I) for the layer below (None if there is none: need_dx=False),
+    dE/dHS_0 and dE/dCS_0.
     """
     X, F, I, C, O, tCS = (cache[key] for key in ("X", "F", "I", "C", "O", "tCS"))
     T, B, H = F.shape
     W, peep = layer["W"], layer["peep"]
+    U = np.ascontiguousarray(W[:, :H])                         # the columns that act on HS_{t−1}
     dHS_t, dCS_t, dG = np.empty((T, B, H)), np.empty((T, B, H)), np.empty((T, B, 4 * H))
-    dx = np.empty((T, B, X.shape[2] - H))
     dHS_next, dCS_next = np.zeros((B, H)), np.zeros((B, H))
     for t in reversed(range(T)):
         dHS = dHS_out[t] + dHS_next                            # 3.
@@ -171,16 +172,19 @@ def _lstm_backward(layer, cache, dHS_out):
         dCS = dHS * O[t] * (1 - tCS[t] ** 2) + dCS_next        # 5.
         if peep is not None:
             dCS = dCS + peep[2] * do                           # CS_t → o_t (peephole)
-        df = dCS * cache["CSp"][t] * F[t] * (1 - F[t])         # 6. and 7.
-        di = dCS * C[t] * I[t] * (1 - I[t])
-        dc = dCS * I[t] * (1 - C[t] ** 2)
-        dG[t] = np.concatenate([df, di, dc, do], axis=1)
-        dX = dG[t] @ W                                         # 9. Σ_g W_gᵀ dg_t, as rows
-        dHS_next, dx[t] = dX[:, :H], dX[:, H:]                 # 10.
+        dG_t = dG[t]                                           # 6. and 7., written in place:
+        np.multiply(dCS * cache["CSp"][t], F[t] * (1 - F[t]), out=dG_t[:, :H])       # df
+        np.multiply(dCS * C[t], I[t] * (1 - I[t]), out=dG_t[:, H:2 * H])            # di
+        np.multiply(dCS * I[t], 1 - C[t] ** 2, out=dG_t[:, 2 * H:3 * H])            # dc
+        dG_t[:, 3 * H:] = do
+        # 9.-10. only the H columns that reach HS_{t−1} are needed inside the loop;
+        # the input columns (dx_t, for a layer below) are one matmul after it.
+        dHS_next = dG_t @ U
         dCS_next = dCS * F[t]                                  # 11.
         if peep is not None:                                   # CS_{t−1} → f_t, i_t
-            dCS_next = dCS_next + peep[1] * di + peep[0] * df
+            dCS_next = dCS_next + peep[1] * dG_t[:, H:2 * H] + peep[0] * dG_t[:, :H]
         dHS_t[t], dCS_t[t] = dHS, dCS
+    dx = dG @ W[:, H:] if need_dx else None                    # 9.-10., for a layer below
     grads = _lstm_weight_grads(layer, cache, dG)
     steps = {"dHS_t": dHS_t, "dCS_t": dCS_t}
     steps.update({"d%s_t" % g: block.copy() for g, block in zip(GATES, np.split(dG, 4, axis=2))})

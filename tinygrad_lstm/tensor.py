@@ -13,6 +13,7 @@ import numpy as np
 DEFAULT_DTYPE = np.dtype(np.float64)
 _grad_enabled = True    # False inside no_grad(): ops then record no graph
 _scope = None           # the name of the innermost scope() block, copied onto each new tensor
+_anomaly = False        # True inside detect_anomaly(): every op's output is checked for NaN/inf
 
 
 class Tensor:
@@ -104,9 +105,11 @@ class Tensor:
                 node.grad = node.grad + g
             if fn is None:
                 continue
-            for parent, pg in zip(fn.parents, fn.backward(g)):
+            for k, (parent, pg) in enumerate(zip(fn.parents, fn.backward(g))):
                 if pg is None or not parent.requires_grad:
                     continue
+                if _anomaly:
+                    _check_backward(node, k, parent, pg)
                 assert pg.shape == parent.data.shape, (fn.name, pg.shape, parent.data.shape)
                 pending = parent._pending
                 if pending is None:           # pg may be shared with other parents: keep, don't touch
@@ -178,6 +181,8 @@ class Function:
         else:
             data = fn.forward(*[p.data for p in parents], **options)
             record = _grad_enabled and any(p.requires_grad for p in parents)
+        if _anomaly:
+            _check_forward(cls, parents, data)
         out = _new(Tensor)
         out.data = data
         out.grad = out.name = out._pending = None
@@ -198,6 +203,48 @@ class Function:
 
 
 _new = object.__new__
+
+
+class detect_anomaly:
+    """Inside this block every op's result and every gradient is checked for NaN and inf;
+    the first one found raises FloatingPointError naming the op, its scope and its inputs.
+    Slower (one isfinite per op): for finding where a NaN comes from, not for training."""
+
+    def __enter__(self):
+        global _anomaly
+        self.previous, _anomaly = _anomaly, True
+        self.quiet = np.errstate(all="ignore")    # the error below says it better than numpy's warning
+        self.quiet.__enter__()
+
+    def __exit__(self, *exc):
+        global _anomaly
+        _anomaly = self.previous
+        self.quiet.__exit__(*exc)
+
+
+def _describe(t):
+    return f"{t.name or t.op or 'a leaf'}" + (f" (scope {t.scope})" if t.scope else "")
+
+
+def _check_forward(cls, parents, data):
+    if not np.all(np.isfinite(data)):
+        bad = "NaN" if np.any(np.isnan(data)) else "inf"
+        where = f" in scope {_scope}" if _scope else ""
+        carriers = [p for p in parents if not np.all(np.isfinite(p.data))]
+        if carriers:       # it came in from a leaf: data or a parameter, made outside the graph
+            came = ", ".join(f"{_describe(p)} {p.data.shape}" for p in carriers)
+            raise FloatingPointError(f"detect_anomaly: op '{cls.name}'{where} received non-finite values from "
+                                     f"{came}, which no op of this graph made (data, or a parameter)")
+        inputs = ", ".join(f"{_describe(p)} {p.data.shape}" for p in parents)
+        raise FloatingPointError(f"detect_anomaly: the forward of op '{cls.name}'{where} produced {bad} "
+                                 f"from finite inputs: {inputs}")
+
+
+def _check_backward(node, k, parent, grad):
+    if not np.all(np.isfinite(grad)):
+        bad = "NaN" if np.any(np.isnan(grad)) else "inf"
+        raise FloatingPointError(f"detect_anomaly: the backward of op '{node.op}' making {_describe(node)} "
+                                 f"produced {bad} in the gradient of its input #{k}, {_describe(parent)}")
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from typing import List, Optional
 import numpy as np
 
 from .optim import SGD, Adam, clip_grad_norm
-from .tensor import no_grad
+from .tensor import detect_anomaly, no_grad
 
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
@@ -56,6 +56,17 @@ def backprop(model, batch, window=None):
         h = run.final["HS"].detach()                 # carry the state, cut the graph
         c = run.final["CS"].detach() if "CS" in run.final else None
     return total, correct, int(np.sum(mask))
+
+
+def _origin(model, batch, window):
+    """Where a NaN or inf first appears: the batch again, under detect_anomaly."""
+    model.zero_grad()
+    try:
+        with detect_anomaly():
+            backprop(model, batch, window)
+    except FloatingPointError as e:
+        return f" (first at: {str(e).removeprefix('detect_anomaly: ')})"
+    return ""
 
 
 def accuracy(model, batch):
@@ -106,13 +117,14 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     start = time.perf_counter()
     for step in range(1, steps + 1):
         model.zero_grad()
-        loss, correct, count = backprop(model, task.batch(batch_size, rng), bptt_window)
+        batch = task.batch(batch_size, rng)
+        loss, correct, count = backprop(model, batch, bptt_window)
         norm = clip_grad_norm(params, clip) if clip is not None else 0.0
         if not (math.isfinite(loss) and math.isfinite(norm)):
             what = "loss" if not math.isfinite(loss) else "gradient norm"
             value = loss if not math.isfinite(loss) else norm
-            stopped = (f"stopped at step {step}: the {what} became {value}; kept the weights "
-                       f"from before step {step - 1}'s update")
+            stopped = (f"stopped at step {step}: the {what} became {value}{_origin(model, batch, bptt_window)}; "
+                       f"kept the weights from before step {step - 1}'s update")
             if good is not None:
                 for p, data in zip(params, good):
                     p.data = data

@@ -177,3 +177,22 @@ def test_demo_trains_checks_and_draws(tmp_path):
     assert "all three agree" in result.stdout
     assert (tmp_path / "lstm-graph.svg").stat().st_size > 10_000
     assert (tmp_path / "gradient-norms.svg").stat().st_size > 10_000
+
+
+def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path):
+    args = ("render", "-o", "/no/such/folder/x.svg")
+    quiet = run(*args)
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    loud = run("--debug", *args)
+    assert loud.returncode == 1 and "Traceback" in loud.stderr and "FileNotFoundError" in loud.stderr
+
+
+def test_an_unwritable_target_is_one_line_and_exit_1(tmp_path):
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("not a folder")
+    for args in (("render", "-o", str(a_file / "g.svg")), ("plot-gradients", "--steps", "3", "-o", str(a_file / "p.png")),
+                 ("train", "--task", "pos", "--steps", "2", "--save", str(a_file / "w.npz")),
+                 ("demo", "--steps", "2", "--out", str(a_file / "out"))):
+        result = run(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -225,6 +225,7 @@ def _positive(text):
 def build_parser():
     parser = _Parser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     sub = commands.add_parser("demo", help="the main job: LSTM vs RNN on recall, the gradient check, pictures")
@@ -310,9 +311,18 @@ def main(argv=None):
     try:
         return COMMANDS[args.command](args)
     except (_UsageError, ValueError) as e:          # a flag's value the command cannot use
+        if args.debug:
+            raise
         parser.error(str(e))
-    except (OSError, RuntimeError, ImportError) as e:   # a missing folder, no dot, no matplotlib
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:                          # a missing folder, no dot, anything else
+        if args.debug:
+            raise
+        print(f"{parser.prog}: error: {' '.join(str(e).split()) or type(e).__name__}"
+              f"{'' if isinstance(e, (OSError, RuntimeError, ImportError)) else ' (--debug shows where)'}",
+              file=sys.stderr)
         return 1
 
 

@@ -175,8 +175,14 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
     random sample of that many beyond (None: every element).
     """
     from . import bptt   # the witness; imported here so the engine never depends on it
-    from .nn import LSTM
+    from .nn import LSTM, RNN
 
+    if not isinstance(model, (LSTM, RNN)):
+        raise TypeError(f"compare: expected an LSTM or RNN model; got {type(model).__name__}")
+    if max_fd_elements is not None and (not isinstance(max_fd_elements, int) or max_fd_elements < 0):
+        raise ValueError(f"compare: max_fd_elements must be a whole number or None; got {max_fd_elements!r}")
+    if not eps > 0:
+        raise ValueError(f"compare: eps must be positive; got {eps!r}")
     is_lstm = isinstance(model, LSTM)
     tensors = dict(model.named_parameters())
     saved = {name: (t.data, t.grad) for name, t in tensors.items()}

@@ -106,6 +106,22 @@ class Linear(Module):
         return y if bias is None else y + bias
 
 
+def _check_step(cell, x_t, state, names):
+    """One step's input (I,) or (B, I), and its state tensors of shape (H,) or (B, H)."""
+    x_t = x_t if isinstance(x_t, Tensor) else Tensor(x_t)
+    if x_t.ndim not in (1, 2) or x_t.shape[-1] != cell.input_size:
+        raise ValueError(f"{type(cell).__name__}: x_t must be ({cell.input_size},) or (B, {cell.input_size}); "
+                         f"got shape {x_t.shape}")
+    if not isinstance(state, (tuple, list)) or len(state) != len(names):
+        raise ValueError(f"{type(cell).__name__}: state must be a tuple ({', '.join(names)}); got {state!r:.60}")
+    expected = x_t.shape[:-1] + (cell.hidden_size,)
+    state = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in state)
+    for name, s in zip(names, state):
+        if s.shape != expected:
+            raise ValueError(f"{type(cell).__name__}: {name} must have shape {expected}; got {s.shape}")
+    return x_t, state
+
+
 def _keeper(named, prefix):
     """Name a step's tensor with the lecture's symbol and record it in `named`."""
     def keep(name, tensor):
@@ -137,6 +153,7 @@ class LSTMCell(Module):
 
     def __call__(self, x_t, state):
         """(HS_t, CS_t) from x_t and state = (HS_{t−1}, CS_{t−1})."""
+        x_t, state = _check_step(self, x_t, state, ("HS", "CS"))
         return self.step(x_t, state, self.shared(), {})
 
     def shared(self):
@@ -193,6 +210,7 @@ class RNNCell(Module):
 
     def __call__(self, x_t, state):
         """(HS_t,) from x_t and state = (HS_{t−1},)."""
+        x_t, state = _check_step(self, x_t, state, ("HS",))
         return self.step(x_t, state, self.shared(), {})
 
     def shared(self):

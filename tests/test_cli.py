@@ -150,7 +150,10 @@ def test_train_prints_a_readable_line():
     (("train", "--task", "pos", "--lr", "0"), "expected a positive number, got 0"),
     (("train", "--task", "pos", "--lr", "-1"), "expected a positive number, got -1"),
     (("train", "--task", "recall", "--delay", "-3"), "expected a whole number ≥ 0, got -3"),
-    (("train", "--task", "pos", "--clip", "-1"), "--clip must be ≥ 0"),
+    (("train", "--task", "pos", "--clip", "-1"), "expected a finite number ≥ 0 (0 turns clipping off), got -1"),
+    (("train", "--task", "pos", "--clip", "inf"), "expected a finite number ≥ 0"),
+    (("train", "--task", "pos", "--seed", "-1"), "argument --seed: expected a whole number ≥ 0, got -1"),
+    (("train", "--task", "pos", "--save", ""), "--save needs a file name"),
     (("train", "--task", "pos", "--load", "/no/such.npz"), "--load: LSTM.load: no file at '/no/such.npz'"),
 ])
 def test_train_usage_errors(args, message):

@@ -120,3 +120,101 @@ BAD = [
 @pytest.mark.parametrize("what, call, exc, pieces", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_across_the_surface(what, call, exc, pieces):
     assert_clear_error(call, exc, pieces)
+
+
+def _tensor_rows():
+    return Tensor(np.ones((3, 2)), requires_grad=True)
+
+
+def _npy(tmp):
+    path = tmp / "array.npy"
+    np.save(path, np.ones(3))
+    return path
+
+
+def _bad_config(tmp):
+    path = tmp / "bad.npz"
+    np.savez(path, __config__=np.array('"LSTM"'))
+    return path
+
+
+# Found by an adversarial sweep of the public surface: each once gave a wrong result or an
+# internal error; now a clear error of the right family.
+SWEEP = [
+    ("SGD given one Tensor", lambda t: __import__("tinygrad_lstm.optim", fromlist=["SGD"]).SGD(_tensor_rows(), 0.1),
+     TypeError, ["single Tensor", "model.parameters()"]),
+    ("numerical_gradients given one Tensor", lambda t: gradcheck.numerical_gradients(lambda: Tensor(1.0), _tensor_rows()),
+     TypeError, ["single Tensor"]),
+    ("concat given one Tensor", lambda t: __import__("tinygrad_lstm").concat(_tensor_rows()), TypeError, ["list or tuple"]),
+    ("truth of a vector", lambda t: bool(Tensor([0.0, 1.0])), TypeError, ["truth value", "(2,)", "ambiguous"]),
+    ("iterating a scalar", lambda t: list(Tensor(1.0)), TypeError, ["0-d", ".item()"]),
+    ("item of a vector", lambda t: Tensor([1.0, 2.0]).item(), ValueError, ["item()", "(2,)"]),
+    ("eps zero", lambda t: gradcheck.numerical_gradients(lambda: Tensor(1.0), [Tensor([1.0])], eps=0), ValueError, ["eps"]),
+    ("check_gradients non-Tensor", lambda t: gradcheck.check_gradients(lambda: 3.0, [np.ones(2)]), TypeError, ["Tensors"]),
+    ("check_gradients f returns a float", lambda t: gradcheck.check_gradients(lambda: 3.0, [Tensor([1.0], requires_grad=True)]),
+     TypeError, ["f() must return a Tensor", "float"]),
+    ("compare RNN with c0", lambda t: gradcheck.compare(RNN(3, 4, 3), np.ones((2, 3)), [0, 1], c0=np.zeros(4)),
+     ValueError, ["RNN has no cell state"]),
+    ("load an .npy", lambda t: LSTM.load(_npy(t)), ValueError, ["not a weights file"]),
+    ("load a bad config", lambda t: LSTM.load(_bad_config(t)), ValueError, ["not a weights file"]),
+    ("load a folder", lambda t: LSTM.load(t), FileNotFoundError, ["no file at"]),
+    ("save into a folder", lambda t: LSTM(3, 4, 2).save(t), IsADirectoryError, ["is a folder"]),
+    ("save under a file", lambda t: LSTM(3, 4, 2).save(_npy(t) / "w.npz"), NotADirectoryError, ["is a file, not a folder"]),
+    ("save to None", lambda t: LSTM(3, 4, 2).save(None), TypeError, ["path"]),
+    ("train a task name", lambda t: train(LSTM(3, 4, 2), "pos"), TypeError, ["task must be a Task"]),
+    ("train a cell", lambda t: train(LSTMCell(3, 4), PartOfSpeech()), TypeError, ["LSTM or RNN", "LSTMCell"]),
+    ("train seed -1", lambda t: train(RNN(26, 4, 7), PartOfSpeech(), seed=-1), ValueError, ["seed", "≥ 0"]),
+    ("train clip inf", lambda t: train(RNN(26, 4, 7), PartOfSpeech(), clip=float("inf")), ValueError, ["clip", "finite"]),
+    ("model seed -1", lambda t: LSTM(3, 4, 2, seed=-1), ValueError, ["seed", "≥ 0", "-1"]),
+    ("bias as a string", lambda t: LSTM(3, 4, 2, bias="no"), TypeError, ["bias", "True or False", "'no'"]),
+    ("forget bias NaN", lambda t: LSTM(3, 4, 2, forget_bias=float("nan")), ValueError, ["forget_bias", "finite"]),
+    ("batch with a seed", lambda t: PartOfSpeech().batch(2, 5), TypeError, ["rng", "Generator", "int"]),
+    ("batch size 0", lambda t: PartOfSpeech().batch(0, np.random.default_rng()), ValueError, ["size", "positive"]),
+    ("next-char tiny text", lambda t: __import__("tinygrad_lstm.data", fromlist=["NextChar"]).NextChar(text="ab"),
+     ValueError, ["at least steps + 2"]),
+    ("pos no sentences", lambda t: PartOfSpeech([]), ValueError, ["non-empty"]),
+    ("softmax over nothing", lambda t: Tensor(np.ones((2, 0))).softmax(), ValueError, ["softmax", "empty"]),
+    ("keepdims a string", lambda t: Tensor(np.ones(3)).sum(keepdims="yes"), TypeError, ["keepdims", "True or False"]),
+    ("concat axis None", lambda t: __import__("tinygrad_lstm").concat([Tensor([1.0]), Tensor([2.0])], axis=None),
+     TypeError, ["concat", "axis must be an int"]),
+    ("index with a float slice", lambda t: Tensor(np.ones(3))[slice("a", None)], TypeError, ["getitem", "(3,)"]),
+    ("one-hot with negatives", lambda t: __import__("tinygrad_lstm").cross_entropy(Tensor(np.ones((1, 3))), [[2.0, -1.0, 0.0]]),
+     ValueError, ["non-negative"]),
+    ("a name that is not a string", lambda t: Tensor([1.0], name=5), TypeError, ["name", "string"]),
+    ("assign is all or nothing", lambda t: _assign_half(), ValueError, ["b_f", "(3,)"]),
+    ("interop missing key", lambda t: __import__("tinygrad_lstm.interop", fromlist=["x"]).from_torch_state_dict(
+        {k: v for k, v in __import__("tinygrad_lstm.interop", fromlist=["x"]).to_torch_state_dict(LSTM(3, 4, 2)).items()
+         if k != "out.bias"}), ValueError, ["missing 'out.bias'"]),
+    ("a hand-set grad of the wrong shape", lambda t: _wrong_grad(), ValueError, [".grad was set to (1, 2)", "(3, 2)"]),
+]
+
+
+def _assign_half():
+    model = LSTM(3, 4, 2, seed=0)
+    before = model.parameters()[0].data.copy()
+    weights = {n: p.data + 1 for n, p in model.named_parameters()}
+    weights["b_f"] = np.ones(3)
+    try:
+        model.assign(weights)
+    finally:
+        assert np.array_equal(model.parameters()[0].data, before)     # nothing changed
+    return model
+
+
+def _wrong_grad():
+    w = Tensor(np.ones((3, 2)), requires_grad=True)
+    w.grad = np.ones((1, 2))
+    (w * 2.0).sum().backward()
+
+
+@pytest.mark.parametrize("what, call, exc, pieces", SWEEP, ids=[s[0] for s in SWEEP])
+def test_sweep_findings_stay_fixed(tmp_path, what, call, exc, pieces):
+    assert_clear_error(lambda: call(tmp_path), exc, pieces)
+
+
+def test_anomaly_mode_sees_an_inf_made_inside_a_gathered_matmul_gradient():
+    W = Tensor(np.full((2, 2), 1e-200), requires_grad=True)
+    x = Tensor(np.full((1, 2), 1e200))
+    with pytest.raises(FloatingPointError, match="not finite"):
+        with detect_anomaly():
+            (x @ W).sum().backward(np.float64(1e300))

@@ -90,8 +90,9 @@ def train_command(args, out=sys.stdout):
 
     from .data import make_task
     from .nn import LSTM, RNN
-    if args.clip < 0:
-        raise _UsageError(f"--clip must be ≥ 0 (0 turns clipping off); got {args.clip}")
+    for flag, value in (("--save", args.save), ("--load", args.load)):
+        if value is not None and not value.strip():
+            raise _UsageError(f"{flag} needs a file name; got an empty one")
     task = make_task(args.task, delay=args.delay)
     make = LSTM if args.model == "lstm" else RNN
     if args.load:
@@ -202,6 +203,16 @@ def _positive_number(text):
     return value
 
 
+def _clip(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0 (0 turns clipping off), got {text}")
+    return value
+
+
 def _whole(text):
     try:
         value = int(text)
@@ -230,7 +241,7 @@ def build_parser():
     commands.required = True
     sub = commands.add_parser("demo", help="the main job: LSTM vs RNN on recall, the gradient check, pictures")
     sub.add_argument("--steps", type=_positive, default=TRAIN_STEPS, help=f"training steps (default {TRAIN_STEPS})")
-    sub.add_argument("--seed", type=int, default=0, help="weights and data (default 0)")
+    sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
     sub.add_argument("--out", default="out", metavar="DIR", help="where the pictures go (default out/)")
 
     sub = commands.add_parser("train", help="train a model on a built-in task",
@@ -246,11 +257,11 @@ def build_parser():
     sub.add_argument("--lr", type=_positive_number, default=None,
                      help="learning rate (default 0.1 for sgd, 0.01 for adam)")
     sub.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    sub.add_argument("--clip", type=float, default=1.0, metavar="C",
+    sub.add_argument("--clip", type=_clip, default=1.0, metavar="C",
                      help="largest gradient norm (default 1.0; 0 turns clipping off)")
     sub.add_argument("--bptt-window", type=_positive, default=None, metavar="K",
                      help="truncated BPTT with windows of K steps (default: full BPTT)")
-    sub.add_argument("--seed", type=int, default=0, help="weights and data (default 0)")
+    sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
     sub.add_argument("--save", metavar="FILE", help="write the trained weights (.npz)")
     sub.add_argument("--load", metavar="FILE", help="start from weights saved by --save")
     sub.add_argument("--json", action="store_true", help="the last line of stdout is one JSON object")
@@ -283,7 +294,7 @@ def build_parser():
     sub.add_argument("--hidden", type=_positive, default=16, metavar="H", help="hidden size (default 16)")
     sub.add_argument("--output", type=_positive, default=4, metavar="O", help="classes (default 4)")
     sub.add_argument("--batch", type=_positive, default=8, metavar="B", help="batch size (default 8)")
-    sub.add_argument("--seed", type=int, default=0, help="weights and data (default 0)")
+    sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
     sub.add_argument("-o", required=True, metavar="FILE", help="where to write (.png .svg .pdf)")
     return parser
 
@@ -298,7 +309,7 @@ def _model_flags(sub, steps):
     sub.add_argument("--layers", type=_positive, default=1, metavar="L", help="stacked layers (default 1)")
     sub.add_argument("--no-bias", action="store_true", help="the lecture's bias-free model")
     sub.add_argument("--peephole", action="store_true", help="peephole connections (LSTM)")
-    sub.add_argument("--seed", type=int, default=0, help="weights and data (default 0)")
+    sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
 
 
 COMMANDS = {"demo": demo, "train": train_command, "example": example, "check": check,

@@ -27,6 +27,15 @@ class Task:
     input_size = output_size = 0
 
     def batch(self, size, rng):
+        """A Batch of `size` sequences drawn with `rng` (a numpy Generator)."""
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"{self.name}.batch: size must be a positive integer; got {size!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"{self.name}.batch: rng must be a numpy Generator (np.random.default_rng(seed)); "
+                            f"got {type(rng).__name__}")
+        return self._batch(int(size), rng)
+
+    def _batch(self, size, rng):
         raise NotImplementedError
 
     def describe(self):
@@ -54,7 +63,7 @@ class Recall(Task):
         self.output_size = symbols
         self.steps = delay + 2
 
-    def batch(self, size, rng):
+    def _batch(self, size, rng):
         K, T = self.symbols, self.steps
         tokens = rng.integers(0, K, size=(T, size))
         xs = np.zeros((T, size, self.input_size))
@@ -84,6 +93,11 @@ class NextChar(Task):
     name = "next-char"
 
     def __init__(self, text=TEXT, steps=24):
+        if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"next-char: steps must be a positive integer; got {steps!r}")
+        if not isinstance(text, str) or len(text) < steps + 2:
+            raise ValueError(f"next-char: the text must be a string of at least steps + 2 = {steps + 2} "
+                             f"characters; got {len(text) if isinstance(text, str) else type(text).__name__}")
         self.text = text
         self.vocabulary = sorted(set(text))
         index = {c: k for k, c in enumerate(self.vocabulary)}
@@ -91,7 +105,7 @@ class NextChar(Task):
         self.input_size = self.output_size = len(self.vocabulary)
         self.steps = steps
 
-    def batch(self, size, rng):
+    def _batch(self, size, rng):
         starts = rng.integers(0, len(self.codes) - self.steps - 1, size=size)
         windows = np.stack([self.codes[s:s + self.steps + 1] for s in starts], axis=1)
         return Batch(_one_hot(windows[:-1], self.input_size), windows[1:], np.ones((self.steps, size), bool))
@@ -121,6 +135,11 @@ class PartOfSpeech(Task):
     name = "pos"
 
     def __init__(self, sentences=POS_SENTENCES):
+        if not sentences or not all(isinstance(pair, (tuple, list)) and len(pair) == 2
+                                    and all(isinstance(text, str) and text.split() for text in pair)
+                                    for pair in sentences):
+            raise ValueError("pos: sentences must be a non-empty list of (words, tags) pairs of "
+                             "non-empty strings")
         self.sentences = [(words.split(), tags.split()) for words, tags in sentences]
         for words, tags in self.sentences:
             if len(words) != len(tags):
@@ -130,7 +149,7 @@ class PartOfSpeech(Task):
         self.input_size, self.output_size = len(self.words), len(self.tags)
         self.steps = max(len(ws) for ws, _ in self.sentences)
 
-    def batch(self, size, rng):
+    def _batch(self, size, rng):
         picks = rng.integers(0, len(self.sentences), size=size)
         tokens = np.zeros((self.steps, size), dtype=np.intp)
         targets = np.zeros((self.steps, size), dtype=np.intp)

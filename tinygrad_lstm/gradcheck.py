@@ -23,10 +23,8 @@ def numerical_gradients(f, tensors, eps=EPS):
     (a closure: `lambda: model.loss(xs, ys)`). Each tensor's data is perturbed one element
     at a time and restored afterwards; during the check it is held as float64.
     """
-    tensors = list(tensors)
-    for t in tensors:
-        if not isinstance(t, Tensor):
-            raise TypeError(f"numerical_gradients: expected Tensors; got {type(t).__name__}")
+    tensors = _tensors("numerical_gradients", tensors)
+    eps = _eps("numerical_gradients", eps)
     originals = [t.data for t in tensors]
     try:
         for t in tensors:
@@ -55,6 +53,22 @@ def _central_differences(f, t, eps, indices=None):
     return flat_grad.reshape(t.data.shape)
 
 
+def _tensors(who, tensors):
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{who}: needs a list of Tensors; got a single Tensor (write [t])")
+    tensors = list(tensors)
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{who}: expected Tensors; got {type(t).__name__}")
+    return tensors
+
+
+def _eps(who, eps):
+    if not isinstance(eps, (int, float, np.floating)) or isinstance(eps, bool) or not 0 < eps < np.inf:
+        raise ValueError(f"{who}: eps must be a small positive number such as 1e-6; got {eps!r}")
+    return float(eps)
+
+
 def _scalar(out):
     data = out.data if isinstance(out, Tensor) else np.asarray(out)
     if data.size != 1:
@@ -64,7 +78,7 @@ def _scalar(out):
 
 def rel_error(a, b):
     """The largest element-wise |a − b| / max(1e-8, |a| + |b|): 0 when equal, 1 when opposite."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = (np.asarray(v.data if isinstance(v, Tensor) else v, dtype=np.float64) for v in (a, b))
     if a.shape != b.shape:
         raise ValueError(f"rel_error: shapes {a.shape} and {b.shape} differ")
     if a.size == 0:
@@ -78,12 +92,15 @@ def check_gradients(f, tensors, eps=EPS):
     Returns [(autodiff gradient, numerical gradient), ...], one pair per tensor. The
     tensors' `.grad` is left as it was.
     """
-    tensors = list(tensors)
+    tensors = _tensors("check_gradients", tensors)
     saved = [t.grad for t in tensors]
     try:
         for t in tensors:
             t.grad = None
-        f().backward()
+        out = f()
+        if not isinstance(out, Tensor):
+            raise TypeError(f"check_gradients: f() must return a Tensor; got {type(out).__name__}")
+        out.backward()
         autodiff = [t.grad if t.grad is not None else np.zeros_like(t.data) for t in tensors]
     finally:
         for t, grad in zip(tensors, saved):
@@ -179,17 +196,19 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
 
     if not isinstance(model, (LSTM, RNN)):
         raise TypeError(f"compare: expected an LSTM or RNN model; got {type(model).__name__}")
-    if max_fd_elements is not None and (not isinstance(max_fd_elements, int) or max_fd_elements < 0):
+    if max_fd_elements is not None and (not isinstance(max_fd_elements, (int, np.integer))
+                                        or isinstance(max_fd_elements, bool) or max_fd_elements < 0):
         raise ValueError(f"compare: max_fd_elements must be a whole number or None; got {max_fd_elements!r}")
-    if not eps > 0:
-        raise ValueError(f"compare: eps must be positive; got {eps!r}")
+    eps = _eps("compare", eps)
+    if isinstance(model, RNN) and c0 is not None:
+        raise ValueError("compare: an RNN has no cell state: c0 must be None")
     is_lstm = isinstance(model, LSTM)
     tensors = dict(model.named_parameters())
     saved = {name: (t.data, t.grad) for name, t in tensors.items()}
     try:
         for t in tensors.values():                       # the whole check runs in float64
             t.data, t.grad = t.data.astype(np.float64), None
-        xs64 = np.asarray(xs.data if isinstance(xs, Tensor) else xs, dtype=np.float64)
+        xs64 = Tensor(xs.data if isinstance(xs, Tensor) else xs, dtype=np.float64).data
         batch_shape = model._check_input(xs64).shape[1:-1]
         states = {"HS_0": model._check_state("h0", h0, batch_shape)}
         if is_lstm:

@@ -11,12 +11,15 @@ state dict back, the two are summed.
 import numpy as np
 
 from .nn import LSTM, RNN
+from .tensor import Tensor
 
 TORCH_GATES = ("i", "f", "c", "o")      # torch's block order, in our gate letters
 
 
 def to_torch_state_dict(model):
     """{torch name: numpy array} for `model` (LSTM or RNN; peepholes have no torch twin)."""
+    if not isinstance(model, (LSTM, RNN)):
+        raise TypeError(f"to_torch_state_dict: expected an LSTM or RNN; got {type(model).__name__}")
     if getattr(model, "peephole", False):
         raise ValueError("to_torch_state_dict: torch's nn.LSTM has no peephole connections")
     P = {name: p.data for name, p in model.named_parameters()}
@@ -41,12 +44,25 @@ def to_torch_state_dict(model):
 def from_torch_state_dict(state_dict, dtype="float64"):
     """An LSTM or RNN with the weights of a torch state dict (values: numpy arrays, or torch
     tensors, which are converted without importing torch here)."""
-    sd = {name: _numpy(value) for name, value in state_dict.items()}
+    if not hasattr(state_dict, "items"):
+        raise TypeError(f"from_torch_state_dict: expected a dict of arrays by name; got {type(state_dict).__name__}")
+    sd = {name: _numpy(name, value) for name, value in state_dict.items()}
+    try:
+        return _from_numpy(sd, dtype)
+    except KeyError as e:
+        raise ValueError(f"from_torch_state_dict: missing {e.args[0]!r}, which this module's other keys "
+                         f"call for") from None
+
+
+def _from_numpy(sd, dtype):
     for needed in ("lstm.weight_ih_l0", "lstm.weight_hh_l0", "out.weight"):
         if needed not in sd:
             raise ValueError(f"from_torch_state_dict: missing {needed!r}; expected the keys of a module "
                              f"with `lstm` (nn.LSTM or nn.RNN) and `out` (nn.Linear)")
     w_hh = sd["lstm.weight_hh_l0"]
+    if w_hh.ndim != 2 or sd["lstm.weight_ih_l0"].ndim != 2 or sd["out.weight"].ndim != 2:
+        raise ValueError("from_torch_state_dict: lstm.weight_ih_l0, lstm.weight_hh_l0 and out.weight must be "
+                         "2-D matrices")
     H = w_hh.shape[1]
     is_lstm = w_hh.shape[0] == 4 * H and H > 0 and w_hh.shape != (H, H)
     if not is_lstm and w_hh.shape != (H, H):
@@ -62,6 +78,9 @@ def from_torch_state_dict(state_dict, dtype="float64"):
     for k in range(layers):
         p = model.prefix(k + 1)
         w_ih, w_hh = sd[f"lstm.weight_ih_l{k}"], sd[f"lstm.weight_hh_l{k}"]
+        expected = (4 * H if is_lstm else H, model.input_size if k == 0 else H)
+        if w_ih.shape != expected:
+            raise ValueError(f"from_torch_state_dict: lstm.weight_ih_l{k} has shape {w_ih.shape}; expected {expected}")
         b = sd[f"lstm.bias_ih_l{k}"] + sd[f"lstm.bias_hh_l{k}"] if bias else None
         if is_lstm:
             for j, g in enumerate(TORCH_GATES):
@@ -76,11 +95,20 @@ def from_torch_state_dict(state_dict, dtype="float64"):
     ours["W_y" if is_lstm else "W_hy"] = sd["out.weight"]
     if bias:
         ours["b_y"] = sd["out.bias"]
-    model.assign(ours, source="the torch state dict")
+    try:
+        model.assign(ours, source="the torch state dict")
+    except ValueError as e:
+        raise ValueError(f"from_torch_state_dict: {e}") from None
     return model
 
 
-def _numpy(value):
-    if hasattr(value, "detach"):                 # a torch tensor
+def _numpy(name, value):
+    if isinstance(value, Tensor):
+        value = value.data
+    elif hasattr(value, "detach") and hasattr(value, "cpu"):     # a torch tensor
         value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"from_torch_state_dict: {name!r} must be an array of real numbers; got "
+                        f"{type(value).__name__} of dtype {array.dtype}")
+    return array.astype(np.float64)

@@ -13,6 +13,7 @@ Batches are rows: x_t is (B, I), so the code writes W_f X_t as X_t @ W_fᵀ.
 """
 import io
 import json
+import os
 import zipfile
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -72,8 +73,25 @@ def _check_size(what, value):
 
 
 def _generator(seed):
-    """`seed` may be an int, None (fresh entropy) or a numpy Generator shared by sub-modules."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """`seed` may be an int ≥ 0, None (fresh entropy) or a numpy Generator shared by sub-modules."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+        raise ValueError(f"seed must be a whole number ≥ 0 (or None); got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _flag(what, value):
+    if value is not True and value is not False and not isinstance(value, np.bool_):
+        raise TypeError(f"{what} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def _forget_bias(value):
+    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) \
+            or not np.isfinite(value):
+        raise ValueError(f"forget_bias must be a finite number; got {value!r}")
+    return float(value)
 
 
 class Linear(Module):
@@ -83,9 +101,12 @@ class Linear(Module):
                  names=("W", "b")):
         self.in_features = _check_size("in_features", in_features)
         self.out_features = _check_size("out_features", out_features)
+        if not (isinstance(names, (tuple, list)) and len(names) == 2 and all(isinstance(n, str) and n for n in names)
+                and names[0] != names[1]):
+            raise ValueError(f"Linear: names must be two different strings (weight, bias); got {names!r}")
         self.weight_name, self.bias_name = names
         shapes = {self.weight_name: (self.out_features, self.in_features)}
-        if bias:
+        if _flag("bias", bias):
             shapes[self.bias_name] = (self.out_features,)
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features))
 
@@ -143,7 +164,10 @@ class LSTMCell(Module):
                  dtype="float64", prefix="", forget_bias=FORGET_BIAS):
         self.input_size = _check_size("input_size", input_size)
         self.hidden_size = H = _check_size("hidden_size", hidden_size)
-        self.bias, self.peephole, self.prefix = bool(bias), bool(peephole), prefix
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a string; got {prefix!r}")
+        self.bias, self.peephole, self.prefix = _flag("bias", bias), _flag("peephole", peephole), prefix
+        forget_bias = _forget_bias(forget_bias)
         shapes = {f"{prefix}W_{g}": (H, H + self.input_size) for g in self.gates}
         if self.bias:
             shapes.update({f"{prefix}b_{g}": (H,) for g in self.gates})
@@ -202,7 +226,9 @@ class RNNCell(Module):
     def __init__(self, input_size, hidden_size, bias=True, seed=0, dtype="float64", prefix=""):
         self.input_size = _check_size("input_size", input_size)
         self.hidden_size = H = _check_size("hidden_size", hidden_size)
-        self.bias, self.prefix = bool(bias), prefix
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a string; got {prefix!r}")
+        self.bias, self.prefix = _flag("bias", bias), prefix
         shapes = {f"{prefix}W_xh": (H, self.input_size), f"{prefix}W_hh": (H, H)}
         if self.bias:
             shapes[f"{prefix}b_h"] = (H,)
@@ -249,7 +275,7 @@ class _Recurrent(Module):
         self.hidden_size = _check_size("hidden_size", hidden_size)
         self.output_size = _check_size("output_size", output_size)
         self.num_layers = _check_size("num_layers", num_layers)
-        self.bias, self.seed, self.dtype = bool(bias), seed, _float_dtype(dtype)
+        self.bias, self.seed, self.dtype = _flag("bias", bias), seed, _float_dtype(dtype)
         rng = _generator(seed)
         self.cells = [make_cell(self.input_size if k == 1 else self.hidden_size, rng, self.prefix(k))
                       for k in range(1, self.num_layers + 1)]
@@ -348,26 +374,39 @@ class _Recurrent(Module):
     @classmethod
     def load(cls, path):
         """The model saved at `path` (by save()), with its weights, bit for bit."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"{cls.__name__}.load: the path must be a file name; got {path!r}")
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{cls.__name__}.load: no file at {str(path)!r}")
+        not_ours = ValueError(f"{cls.__name__}.load: {str(path)!r} is not a weights file written by save()")
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            archive = np.load(path, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise not_ours
+            with archive:
                 arrays = {name: archive[name] for name in archive.files}
             config = json.loads(str(arrays.pop("__config__")))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            raise ValueError(f"{cls.__name__}.load: {str(path)!r} is not a weights file written by "
-                             f"save() (it could not be read as a .npz archive of arrays: {type(e).__name__})") from None
+        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
+            raise not_ours from None
+        expected = {"model", "input_size", "hidden_size", "output_size", "num_layers", "bias", "dtype"}
+        if not isinstance(config, dict) or not expected <= set(config) or not set(config) <= expected | {"peephole"}:
+            raise not_ours
         kind = config.pop("model", None)
         if kind != cls.__name__:
             raise ValueError(f"{cls.__name__}.load: {str(path)!r} holds {kind} weights, not "
                              f"{cls.__name__} weights (use {kind}.load)")
-        model = cls(seed=0, **config)
+        try:
+            model = cls(seed=0, **config)
+        except (TypeError, ValueError, MemoryError) as e:
+            raise ValueError(f"{cls.__name__}.load: {str(path)!r} describes a model that cannot be built: {e}") from None
         model.assign(arrays, source=str(path))
         return model
 
     def assign(self, arrays, source="the given weights"):
         """Set every parameter from {name: array}: the names and shapes must be this model's."""
+        if not isinstance(arrays, dict):
+            raise TypeError(f"assign: expected a dict of arrays by name; got {type(arrays).__name__}")
         expected = dict(self.named_parameters())
         missing = sorted(set(expected) - set(arrays))
         extra = sorted(set(arrays) - set(expected))
@@ -376,11 +415,17 @@ class _Recurrent(Module):
                              + "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
                                                            f"unexpected {', '.join(extra)}" if extra else "")
                                          if part))
-        for name, p in expected.items():
-            value = np.asarray(arrays[name])
+        checked = {}
+        for name, p in expected.items():          # check everything before changing anything
+            value = arrays[name]
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"{source}: {name} must be real numbers; got dtype {value.dtype}")
             if value.shape != p.shape:
                 raise ValueError(f"{source}: {name} has shape {value.shape}, but this model's {name} is {p.shape}")
-            p.data = value.astype(self.dtype)
+            checked[name] = value.astype(self.dtype)
+        for name, p in expected.items():
+            p.data = checked[name]
 
     def _split_layers(self, state):
         """One initial state per layer: h0 itself, or its rows h0[k] for a stack."""
@@ -416,7 +461,10 @@ class _Recurrent(Module):
         return value
 
     def _check_targets(self, targets, logits_shape):
-        array = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        try:
+            array = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        except ValueError:
+            raise ValueError("targets must be a rectangular array; got ragged nested sequences") from None
         if array.shape not in (logits_shape[:-1], logits_shape):
             raise ValueError(f"targets must be class indices of shape {logits_shape[:-1]} or one-hot "
                              f"of shape {logits_shape}; got shape {array.shape}")
@@ -424,7 +472,12 @@ class _Recurrent(Module):
 
     @staticmethod
     def _check_mask(mask, shape):
-        array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        try:
+            array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        except ValueError:
+            raise ValueError("mask must be a rectangular array; got ragged nested sequences") from None
+        if array.dtype.kind in "iu" and not np.isin(array, (0, 1)).all():
+            raise ValueError("mask must hold True/False (or 0/1) only")
         if array.shape != shape or array.dtype.kind not in "bui":
             raise ValueError(f"mask must be bool of shape {shape} (True where a step has a loss); "
                              f"got {array.dtype} of shape {array.shape}")
@@ -445,7 +498,7 @@ class LSTM(_Recurrent):
 
     def __init__(self, input_size, hidden_size, output_size, num_layers=1, bias=True,
                  peephole=False, seed=0, dtype="float64", forget_bias=FORGET_BIAS):
-        self.peephole, self.forget_bias = bool(peephole), float(forget_bias)
+        self.peephole, self.forget_bias = _flag("peephole", peephole), _forget_bias(forget_bias)
         cell = lambda width, rng, prefix: LSTMCell(width, hidden_size, bias, peephole, rng, dtype, prefix,  # noqa: E731
                                                    forget_bias)
         super().__init__(cell, input_size, hidden_size, output_size, num_layers, bias, seed, dtype,

@@ -12,6 +12,9 @@ from .tensor import Tensor
 
 
 def _parameters(params, who):
+    if isinstance(params, Tensor):
+        raise TypeError(f"{who}: needs a list of parameters; got a single Tensor (write [t], or "
+                        f"model.parameters())")
     params = list(params)
     if not params:
         raise ValueError(f"{who}: got no parameters to update")
@@ -22,7 +25,7 @@ def _parameters(params, who):
 
 
 def _positive(who, name, value):
-    if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or not value > 0 \
+    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) or not value > 0 \
             or not math.isfinite(value):
         raise ValueError(f"{who}: {name} must be a positive number; got {value!r}")
     return float(value)
@@ -32,6 +35,16 @@ class Optimizer:
     def __init__(self, params, lr):
         self.params = _parameters(params, type(self).__name__)
         self.lr = _positive(type(self).__name__, "lr", lr)
+
+    def _grads(self):
+        """(index, parameter, gradient) for the parameters that have a gradient of their shape."""
+        for k, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            if getattr(p.grad, "shape", None) != p.data.shape:
+                raise ValueError(f"{type(self).__name__}.step: {p.name or 'a parameter'} of shape {p.data.shape} "
+                                 f"has a .grad of shape {getattr(p.grad, 'shape', type(p.grad).__name__)}")
+            yield k, p, p.grad
 
     def zero_grad(self):
         for p in self.params:
@@ -43,19 +56,17 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0):
         super().__init__(params, lr)
-        if not 0 <= momentum < 1:
+        if not isinstance(momentum, (int, float, np.floating)) or isinstance(momentum, bool) or not 0 <= momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1); got {momentum!r}")
         self.momentum = float(momentum)
         self.velocity = [None] * len(self.params)
 
     def step(self):
-        for k, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            step = p.grad
+        for k, p, grad in self._grads():
+            step = grad
             if self.momentum:
                 v = self.velocity[k]
-                self.velocity[k] = step = p.grad.copy() if v is None else self.momentum * v + p.grad
+                self.velocity[k] = step = grad.copy() if v is None else self.momentum * v + grad
             p.data -= self.lr * step
 
 
@@ -65,7 +76,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2 or not all(
+                isinstance(b, (int, float, np.floating)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
             raise ValueError(f"Adam: betas must be two numbers in [0, 1); got {betas!r}")
         self.betas = tuple(float(b) for b in betas)
         self.eps = _positive("Adam", "eps", eps)
@@ -77,10 +89,8 @@ class Adam(Optimizer):
         self.t += 1
         b1, b2 = self.betas
         correct1, correct2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None:
-                continue
-            g = p.grad
+        for k, p, g in self._grads():
+            m, v = self.m[k], self.v[k]
             m *= b1
             m += (1 - b1) * g
             v *= b2

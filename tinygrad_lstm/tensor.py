@@ -26,7 +26,7 @@ class Tensor:
         self.data = _as_float_array(data, dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
-        self.name = name
+        self.name = _check_name(name)
         self.scope = _scope
         self._fn = None        # the Function that made this tensor; None for a leaf
         self._pending = None   # gradient gathered during one backward() pass
@@ -59,11 +59,26 @@ class Tensor:
         return self.data
 
     def item(self):
+        """The value of a one-element tensor, as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a tensor with one element has a single value; this one has "
+                             f"shape {self.data.shape}")
         return self.data.item()
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise TypeError(f"the truth value of a tensor of shape {self.data.shape} is ambiguous; "
+                            f"compare its .data, or use .item() for a one-element tensor")
+        return bool(self.data)
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d Tensor (a scalar); use .item() for its value")
+        return (self[i] for i in range(len(self.data)))
 
     def named(self, name):
         """Set `name` and return self, so a line can read `F_t = (...).sigmoid().named("F_t")`."""
-        self.name = name
+        self.name = _check_name(name)
         return self
 
     def detach(self):
@@ -90,6 +105,8 @@ class Tensor:
             raise RuntimeError("backward(): this tensor does not require grad, so no graph leads "
                                "to it; create the leaves with requires_grad=True")
         self._pending = _seed_gradient(self, grad)
+        if _anomaly and not np.all(np.isfinite(self._pending)):
+            raise FloatingPointError("detect_anomaly: the gradient given to backward() is not finite")
         with _gc_paused():
             self._backward_pass()
 
@@ -98,9 +115,18 @@ class Tensor:
             g, node._pending, node._owned = node._pending, None, False
             if g is None:        # reached only through inputs that returned no gradient
                 continue
+            if g.__class__ is Products:
+                g = g.total(node.data.dtype)
+                if _anomaly and not np.all(np.isfinite(g)):
+                    raise FloatingPointError(f"detect_anomaly: the gradient gathered for {_describe(node)} from "
+                                             f"its matmuls is not finite")
             fn = node._fn
             if node.grad is None:   # a leaf owns its buffer: optimizers update it in place
                 node.grad = g if fn is not None else np.array(g, dtype=node.data.dtype)
+            elif getattr(node.grad, "shape", None) != g.shape:
+                raise ValueError(f"backward(): {_describe(node)}.grad was set to "
+                                 f"{getattr(node.grad, 'shape', type(node.grad).__name__)}, but its gradient "
+                                 f"has shape {g.shape}; set .grad = None to start again")
             else:
                 node.grad = node.grad + g
             if fn is None:
@@ -108,12 +134,19 @@ class Tensor:
             for k, (parent, pg) in enumerate(zip(fn.parents, fn.backward(g))):
                 if pg is None or not parent.requires_grad:
                     continue
-                if _anomaly:
+                if _anomaly and pg.__class__ is not Product:
                     _check_backward(node, k, parent, pg)
-                assert pg.shape == parent.data.shape, (fn.name, pg.shape, parent.data.shape)
+                if pg.shape != parent.data.shape:   # only if an input's .data was swapped after the op
+                    raise RuntimeError(f"backward(): op '{fn.name}' gives a gradient of shape {pg.shape} for "
+                                       f"{_describe(parent)}, whose data has shape {parent.data.shape} now: was "
+                                       f"its .data replaced after the graph was built?")
                 pending = parent._pending
                 if pending is None:           # pg may be shared with other parents: keep, don't touch
-                    parent._pending = pg
+                    parent._pending = Products(pg) if pg.__class__ is Product else pg
+                elif pending.__class__ is Products:
+                    pending.add(pg)
+                elif pg.__class__ is Product:
+                    parent._pending = Products(pg, dense=pending)
                 elif parent._owned:           # a weight used at every step: add in place, no new array
                     pending += pg
                 else:
@@ -203,6 +236,47 @@ class Function:
 
 
 _new = object.__new__
+
+
+class Product:
+    """A gradient xᵀg, not yet multiplied out (MatMul hands one to its right operand).
+
+    A weight used at every time step receives one per step; Products sums them as a single
+    matmul, Σ_t x_tᵀ g_t = [x_1; …; x_T]ᵀ [g_1; …; g_T], which is far faster than T small
+    products added one by one. The arithmetic is the same reverse mode, reordered.
+    """
+    __slots__ = ("x", "g", "shape")
+
+    def __init__(self, x, g):
+        self.x, self.g, self.shape = x, g, (x.shape[1], g.shape[1])
+
+
+class Products:
+    """The gradient gathered for one node: Products to multiply out, plus a dense part."""
+    __slots__ = ("xs", "gs", "dense")
+
+    def __init__(self, product, dense=None):
+        self.xs, self.gs, self.dense = [], [], dense
+        if product.__class__ is Product:
+            self.add(product)
+        else:
+            self.dense = product
+
+    def add(self, grad):
+        if grad.__class__ is Product:
+            self.xs.append(grad.x)
+            self.gs.append(grad.g)
+        else:
+            self.dense = grad if self.dense is None else self.dense + grad
+
+    def total(self, dtype):
+        if len(self.xs) == 1:
+            out = self.xs[0].T @ self.gs[0]
+        else:
+            out = np.concatenate(self.xs).T @ np.concatenate(self.gs)
+        if self.dense is not None:
+            out += self.dense
+        return out if out.dtype == dtype else out.astype(dtype)
 
 
 class detect_anomaly:
@@ -332,6 +406,12 @@ def _as_float_array(data, dtype=None):
                         f"other non-numeric values) of type {type(data).__name__}")
     raise TypeError(f"Tensor data must be real numbers; got numpy dtype {array.dtype} "
                     f"from {type(data).__name__}")
+
+
+def _check_name(name):
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"a Tensor's name must be a string or None; got {type(name).__name__}")
+    return name
 
 
 def _float_dtype(dtype):

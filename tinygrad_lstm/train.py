@@ -97,14 +97,23 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     with a message naming the step, and the weights from before the update that led to it
     are kept.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"train: steps must be a positive integer; got {steps!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"train: batch_size must be a positive integer; got {batch_size!r}")
-    if bptt_window is not None and (not isinstance(bptt_window, int) or bptt_window < 1):
+    from .data import Task
+    from .nn import LSTM, RNN
+    if not isinstance(model, (LSTM, RNN)):
+        raise TypeError(f"train: model must be an LSTM or RNN; got {type(model).__name__}")
+    if not isinstance(task, Task):
+        raise TypeError(f"train: task must be a Task (tinygrad_lstm.data.make_task(name)); got {task!r:.40}")
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"train: {name} must be a positive integer; got {value!r}")
+    if bptt_window is not None and (not isinstance(bptt_window, (int, np.integer)) or isinstance(bptt_window, bool)
+                                    or bptt_window < 1):
         raise ValueError(f"train: bptt_window must be a positive integer or None; got {bptt_window!r}")
-    if clip is not None and not clip > 0:
-        raise ValueError(f"train: clip must be a positive number or None; got {clip!r}")
+    if clip is not None and (not isinstance(clip, (int, float, np.floating)) or isinstance(clip, bool)
+                             or not 0 < clip < math.inf):
+        raise ValueError(f"train: clip must be a positive finite number or None; got {clip!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"train: seed must be a whole number ≥ 0; got {seed!r}")
     if (model.input_size, model.output_size) != (task.input_size, task.output_size):
         raise ValueError(f"train: the task {task.name} has input size {task.input_size} and "
                          f"{task.output_size} classes; the model has {model.input_size} and "
@@ -123,8 +132,9 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
         if not (math.isfinite(loss) and math.isfinite(norm)):
             what = "loss" if not math.isfinite(loss) else "gradient norm"
             value = loss if not math.isfinite(loss) else norm
+            kept = "the initial weights" if step == 1 else f"the weights from before step {step - 1}'s update"
             stopped = (f"stopped at step {step}: the {what} became {value}{_origin(model, batch, bptt_window)}; "
-                       f"kept the weights from before step {step - 1}'s update")
+                       f"kept {kept}")
             if good is not None:
                 for p, data in zip(params, good):
                     p.data = data

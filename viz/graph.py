@@ -14,12 +14,10 @@ After backward(), show_grads colours each node by ‖dL/dt‖ on a logarithmic s
 legend: pale is small, dark red is large. An RNN's picture fades towards t = 1.
 """
 import math
-from pathlib import Path
-
 import graphviz
 import numpy as np
 
-from tinygrad_lstm.files import write_atomically
+from tinygrad_lstm.files import check_output_path, write_atomically
 from tinygrad_lstm.tensor import topological_order
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
@@ -144,6 +142,9 @@ def draw_graph(tensor, detail="op", show_values=False, show_grads=False, grad_ra
     show_grads: colour nodes by gradient norm after backward(), with a legend;
     grad_range=(low, high) fixes the scale, to compare two pictures.
     """
+    if grad_range is not None and not (isinstance(grad_range, (tuple, list)) and len(grad_range) == 2
+                                       and all(isinstance(v, (int, float)) for v in grad_range)):
+        raise ValueError(f"draw_graph: grad_range must be (low, high), two numbers; got {grad_range!r}")
     if not all(hasattr(tensor, a) for a in ("parents", "op", "scope", "data")):
         raise TypeError(f"draw_graph: expected a Tensor; got {type(tensor).__name__}")
     if detail not in DETAILS:
@@ -283,13 +284,11 @@ def _draw_cells(graph, nodes, scale):
 def render(tensor, path, **options):
     """Draw `tensor`'s graph into `path`; the format comes from the suffix (.svg, .png, .pdf,
     .dot). The file is written whole or not at all. Returns the path."""
-    path = Path(path)
+    path = check_output_path(path, "render")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"render: cannot write {path.name!r}: the suffix must be one of "
                          f"{', '.join(sorted(FORMATS))}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"render: the folder {str(path.parent)!r} does not exist")
     graph = draw_graph(tensor, **options)
     if fmt == "dot":
         data = graph.source.encode("utf-8")

@@ -6,11 +6,10 @@ data. Through an RNN's hidden state it shrinks by a Jacobian factor per step; al
 LSTM's cell state it is multiplied only by the forget gates.
 """
 import io
-from pathlib import Path
 
 import numpy as np
 
-from tinygrad_lstm.files import write_atomically
+from tinygrad_lstm.files import check_output_path, write_atomically
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
@@ -47,12 +46,12 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
         raise ImportError("viz.plots needs matplotlib: pip install matplotlib "
                           "(or pip install -e \".[plots]\"; make demo installs it)") from None
     if path is not None:
-        path = Path(path)
+        path = check_output_path(path, "plot")
         if path.suffix.lower() not in FORMATS:
             raise ValueError(f"plot: cannot write {path.name!r}: the suffix must be one of "
                              f"{', '.join(sorted(FORMATS))}")
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"plot: the folder {str(path.parent)!r} does not exist")
+    if not isinstance(models, dict) or not models or not all(hasattr(m, "unroll") for m in models.values()):
+        raise TypeError(f"plot_gradient_norms: models must be a dict {{label: LSTM or RNN}}; got {models!r:.80}")
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     axes = figure.add_subplot()
     styles = {"HS": {"linestyle": "--", "linewidth": 1.5}, "CS": {"linestyle": "-", "linewidth": 2.5}}
@@ -83,6 +82,10 @@ def vanishing_gradient_demo(path, steps=50, input_size=4, hidden_size=16, output
     """An LSTM and an RNN of the same sizes and seed, the same random inputs, and a loss at
     the last step only (a many-to-one task): plot how far back its gradient reaches."""
     from tinygrad_lstm.nn import LSTM, RNN
+    for name, value in (("steps", steps), ("input_size", input_size), ("hidden_size", hidden_size),
+                        ("output_size", output_size), ("batch", batch)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"vanishing_gradient_demo: {name} must be a positive integer; got {value!r}")
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((steps, batch, input_size))
     targets = rng.integers(0, output_size, size=(steps, batch))

@@ -456,7 +456,7 @@ BAD_INPUTS = [
     ("W_i wrong shape", lstm_gradients, (with_(P0, W_i=np.ones((H, H + I - 1))), XS0, Y0), {},
      ValueError, "parameter 'W_i': expected shape (3, 7), received shape (3, 6)"),
     ("W_f with no input columns", lstm_gradients, (with_(P0, W_f=np.ones((H, H))), XS0, Y0), {},
-     ValueError, "'W_f': expected a matrix of shape (H, H+I)"),
+     ValueError, "parameter 'W_f': expected shape (3, 7), received shape (3, 3)"),
     ("W_y wrong width", lstm_gradients, (with_(P0, W_y=np.ones((O, H + 1))), XS0, Y0), {},
      ValueError, "'W_y': expected shape (O, 3)"),
     ("b_y wrong shape", lstm_gradients, (with_(P0, b_y=np.ones(O + 1)), XS0, Y0), {},

@@ -199,3 +199,18 @@ def test_an_unwritable_target_is_one_line_and_exit_1(tmp_path):
         result = run(*args)
         assert result.returncode == 1, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_debug_is_accepted_after_the_subcommand_too():
+    result = run("render", "--debug", "-o", "/no/such/folder/x.svg")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_demo_without_graphviz_fails_before_training(tmp_path):
+    import os
+    env = {**os.environ, "PATH": str(tmp_path)}
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "demo", "--out", str(out)],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1 and "Graphviz is not installed" in result.stderr
+    assert not out.exists() and "accuracy" not in result.stdout

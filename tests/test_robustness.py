@@ -186,6 +186,12 @@ SWEEP = [
         {k: v for k, v in __import__("tinygrad_lstm.interop", fromlist=["x"]).to_torch_state_dict(LSTM(3, 4, 2)).items()
          if k != "out.bias"}), ValueError, ["missing 'out.bias'"]),
     ("a hand-set grad of the wrong shape", lambda t: _wrong_grad(), ValueError, [".grad was set to (1, 2)", "(3, 2)"]),
+    ("bptt names the misshapen gate", lambda t: bptt.lstm_gradients({**params, "W_f": np.ones((4, 6))}, np.ones((2, 3)), [0, 1]),
+     ValueError, ["'W_f'", "(4, 7)", "(4, 6)"]),
+    ("integer gradients to clip", lambda t: __import__("tinygrad_lstm.optim", fromlist=["x"]).clip_grad_norm(
+        [_with_grad(np.full(3, 100))], 1.0), TypeError, ["float array", "int64"]),
+    ("integer gradients to SGD", lambda t: __import__("tinygrad_lstm.optim", fromlist=["x"]).SGD(
+        [_with_grad(np.full(3, 100))], 0.1).step(), TypeError, ["not a float array"]),
 ]
 
 
@@ -199,6 +205,12 @@ def _assign_half():
     finally:
         assert np.array_equal(model.parameters()[0].data, before)     # nothing changed
     return model
+
+
+def _with_grad(grad):
+    w = Tensor(np.ones(3), requires_grad=True)
+    w.grad = grad
+    return w
 
 
 def _wrong_grad():

@@ -377,8 +377,13 @@ def _all_or_none(P, names, what, schema):
 
 
 def _infer_sizes(P, schema):
-    """H and the input width from layer 1's first weight, O from the output weight."""
+    """H and the input width from layer 1's gate weights (the shape most of them share, so a
+    single misshapen one is the one named), O from the output weight."""
     first = schema.weights[0]
+    if schema.kind == "LSTM":
+        shapes = [P[w].shape for w in schema.weights if w in P]
+        common = max(shapes, key=shapes.count)
+        first = next(w for w in schema.weights if w in P and P[w].shape == common)
     W = P[first]
     lstm = schema.kind == "LSTM"
     if W.ndim != 2 or W.shape[0] < 1 or W.shape[1] < (W.shape[0] + 1 if lstm else 1):

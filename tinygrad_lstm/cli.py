@@ -26,7 +26,14 @@ def demo(args, out=sys.stdout):
     from .data import Recall
     from .gradcheck import compare
     from .nn import LSTM, RNN
+    import shutil
+    if shutil.which("dot") is None:      # before 15 seconds of training, not after
+        raise RuntimeError("Graphviz is not installed: the demo draws with its 'dot' program. Install it "
+                           "(Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
+                           "or run `make demo`, which installs it")
     folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"demo: --out {str(folder)!r} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     task = Recall(delay=20)
     print(f"1. Learning {task.describe()}: remember the marked first symbol through 20 look-alikes.", file=out)
@@ -318,7 +325,11 @@ COMMANDS = {"demo": demo, "train": train_command, "example": example, "check": c
 
 def main(argv=None):
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv              # accepted anywhere: before or after the subcommand
+    argv = [a for a in argv if a != "--debug"]
     args = parser.parse_args(argv)
+    args.debug = debug
     try:
         return COMMANDS[args.command](args)
     except (_UsageError, ValueError) as e:          # a flag's value the command cannot use

@@ -41,6 +41,9 @@ class Optimizer:
         for k, p in enumerate(self.params):
             if p.grad is None:
                 continue
+            if getattr(p.grad, "dtype", np.dtype(object)).kind != "f":
+                raise TypeError(f"{type(self).__name__}.step: {p.name or 'a parameter'} has a .grad that is not "
+                                f"a float array ({type(p.grad).__name__})")
             if getattr(p.grad, "shape", None) != p.data.shape:
                 raise ValueError(f"{type(self).__name__}.step: {p.name or 'a parameter'} of shape {p.data.shape} "
                                  f"has a .grad of shape {getattr(p.grad, 'shape', type(p.grad).__name__)}")
@@ -104,6 +107,10 @@ def clip_grad_norm(params, max_norm):
     params = _parameters(params, "clip_grad_norm")
     max_norm = _positive("clip_grad_norm", "max_norm", max_norm)
     grads = [p.grad for p in params if p.grad is not None]
+    for g in grads:
+        if getattr(g, "dtype", np.dtype(object)).kind != "f":
+            raise TypeError(f"clip_grad_norm: every .grad must be a float array; got {type(g).__name__} "
+                            f"of dtype {getattr(g, 'dtype', None)}")
     total = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
     if math.isfinite(total) and total > max_norm:
         scale = max_norm / (total + 1e-6)

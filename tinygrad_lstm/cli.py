@@ -200,44 +200,25 @@ class _UsageError(Exception):
     """A combination of arguments that argparse cannot reject by itself."""
 
 
-def _positive_number(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+def _number(convert, acceptable, expected):
+    """An argparse type: `convert` the text, then insist that `acceptable(value)`; either way
+    a failure says what was expected and what came."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not acceptable(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+    parse.__name__ = expected
+    return parse
 
 
-def _clip(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0 (0 turns clipping off), got {text}")
-    return value
-
-
-def _whole(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
-    return value
-
-
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+_positive = _number(int, lambda v: v >= 1, "a positive integer")
+_whole = _number(int, lambda v: v >= 0, "a whole number ≥ 0")
+_positive_number = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
+_clip = _number(float, lambda v: 0 <= v < float("inf"), "a finite number ≥ 0 (0 turns clipping off)")
 
 
 def build_parser():

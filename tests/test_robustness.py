@@ -186,6 +186,11 @@ SWEEP = [
         {k: v for k, v in __import__("tinygrad_lstm.interop", fromlist=["x"]).to_torch_state_dict(LSTM(3, 4, 2)).items()
          if k != "out.bias"}), ValueError, ["missing 'out.bias'"]),
     ("a hand-set grad of the wrong shape", lambda t: _wrong_grad(), ValueError, [".grad was set to (1, 2)", "(3, 2)"]),
+    ("item assignment", lambda t: Tensor(np.ones(3)).__setitem__(0, 1.0), TypeError, ["item assignment"]),
+    ("loss_of without a run", lambda t: LSTM(3, 4, 2).loss_of(None, [0]), TypeError, ["loss_of", "unroll()"]),
+    ("compare seed -1", lambda t: gradcheck.compare(lstm, np.ones((2, 3)), [0, 1], seed=-1), ValueError, ["seed", "≥ 0"]),
+    ("save with a name too long", lambda t: LSTM(3, 4, 2).save(t / ("a" * 300 + ".npz")), OSError,
+     ["cannot write", "too long"]),
     ("bptt names the misshapen gate", lambda t: bptt.lstm_gradients({**params, "W_f": np.ones((4, 6))}, np.ones((2, 3)), [0, 1]),
      ValueError, ["'W_f'", "(4, 7)", "(4, 6)"]),
     ("integer gradients to clip", lambda t: __import__("tinygrad_lstm.optim", fromlist=["x"]).clip_grad_norm(

@@ -9,11 +9,15 @@ def check_output_path(path, who="write"):
     if not isinstance(path, (str, os.PathLike)) or not str(path) or "\0" in str(path):
         raise TypeError(f"{who}: the path must be a non-empty file name; got {path!r}")
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_dir, parent_exists, parent_is_dir = path.is_dir(), path.parent.exists(), path.parent.is_dir()
+    except OSError as e:                       # e.g. a name too long for the file system
+        raise type(e)(e.errno, f"{who}: cannot write {str(path)!r}: {e.strerror}") from None
+    if is_dir:
         raise IsADirectoryError(f"{who}: {str(path)!r} is a folder; give a file name inside it")
-    if path.parent.exists() and not path.parent.is_dir():
+    if parent_exists and not parent_is_dir:
         raise NotADirectoryError(f"{who}: {str(path.parent)!r} is a file, not a folder")
-    if not path.parent.is_dir():
+    if not parent_is_dir:
         raise FileNotFoundError(f"{who}: the folder {str(path.parent)!r} does not exist")
     return path
 
@@ -24,7 +28,10 @@ def write_atomically(path, data):
     path = check_output_path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot write {str(path)!r}: {e.strerror}") from None
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
@@ -32,8 +39,10 @@ def write_atomically(path, data):
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)      # mkstemp makes it private; an output file is not
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(e, OSError) and e.errno is not None:       # say it of the file the user named
+            raise type(e)(e.errno, f"cannot write {str(path)!r}: {e.strerror}") from None
         raise
     return path

@@ -304,6 +304,8 @@ class _Recurrent(Module):
 
     def loss_of(self, run, targets, mask=None):
         """The loss of an unrolled pass (so its intermediate tensors stay at hand)."""
+        if not isinstance(run, Unrolled):
+            raise TypeError(f"loss_of: expected what unroll() returns; got {type(run).__name__}")
         logits = run.logits
         losses = ops.cross_entropy(logits, self._check_targets(targets, logits.shape), reduction="none")
         if mask is not None:

@@ -41,6 +41,9 @@ class Optimizer:
         for k, p in enumerate(self.params):
             if p.grad is None:
                 continue
+            if p.data.dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}.step: {p.name or 'a parameter'} holds {p.data.dtype} "
+                                f"data; parameters must be float")
             if getattr(p.grad, "dtype", np.dtype(object)).kind != "f":
                 raise TypeError(f"{type(self).__name__}.step: {p.name or 'a parameter'} has a .grad that is not "
                                 f"a float array ({type(p.grad).__name__})")

@@ -167,6 +167,11 @@ class Tensor:
     def __neg__(self): return ops.Neg.apply(self)
     def __getitem__(self, index): return ops.GetItem.apply(self, index=_plain_index(index))
 
+    def __setitem__(self, index, value):
+        raise TypeError("Tensors do not support item assignment: an op that wrote into its input would "
+                        "break the gradients of what used it. Build a new tensor (concat, *, +), or change "
+                        ".data directly for a leaf you own")
+
     def sigmoid(self): return ops.Sigmoid.apply(self)
     def tanh(self): return ops.Tanh.apply(self)
     def exp(self): return ops.Exp.apply(self)

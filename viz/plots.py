@@ -16,6 +16,8 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 def state_gradient_norms(model, xs, targets, mask=None):
     """{"HS": ‖dL/dHS_t‖ for t = 1..T, "CS": ‖dL/dCS_t‖ (LSTM only)} for the top layer."""
+    if not hasattr(model, "unroll"):
+        raise TypeError(f"state_gradient_norms: expected an LSTM or RNN; got {type(model).__name__}")
     run = model.unroll(xs)
     model.zero_grad()
     model.loss_of(run, targets, mask).backward()
@@ -83,7 +85,7 @@ def vanishing_gradient_demo(path, steps=50, input_size=4, hidden_size=16, output
     the last step only (a many-to-one task): plot how far back its gradient reaches."""
     from tinygrad_lstm.nn import LSTM, RNN
     for name, value in (("steps", steps), ("input_size", input_size), ("hidden_size", hidden_size),
-                        ("output_size", output_size), ("batch", batch)):
+                        ("output_size", output_size), ("batch", batch), ("seed", seed + 1 if isinstance(seed, int) else seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"vanishing_gradient_demo: {name} must be a positive integer; got {value!r}")
     rng = np.random.default_rng(seed)

@@ -104,14 +104,21 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad, so no graph leads "
                                "to it; create the leaves with requires_grad=True")
-        self._pending = _seed_gradient(self, grad)
-        if _anomaly and not np.all(np.isfinite(self._pending)):
+        seed = _seed_gradient(self, grad)
+        if _anomaly and not np.all(np.isfinite(seed)):
             raise FloatingPointError("detect_anomaly: the gradient given to backward() is not finite")
+        order = topological_order(self, requiring_grad=True)
+        self._pending = seed
         with _gc_paused():
-            self._backward_pass()
+            try:
+                self._backward_pass(order)
+            except BaseException:      # stopped half-way: leave no half-gathered gradient behind
+                for node in order:
+                    node._pending, node._owned = None, False
+                raise
 
-    def _backward_pass(self):
-        for node in reversed(topological_order(self, requiring_grad=True)):
+    def _backward_pass(self, order):
+        for node in reversed(order):
             g, node._pending, node._owned = node._pending, None, False
             if g is None:        # reached only through inputs that returned no gradient
                 continue
@@ -198,8 +205,9 @@ class Function:
     """One differentiable op: `forward(*arrays) -> array` and `backward(grad) -> grads`.
 
     backward returns one gradient per input (None where there is none), each already
-    summed back to that input's shape. It must not modify `grad` in place: the same
-    array may be handed to several parents.
+    summed back to that input's shape: an array, or a Product (a matmul's xᵀg left
+    unmultiplied, so a weight used at every step can multiply all of them out at once).
+    It must not modify `grad` in place: the same array may be handed to several parents.
     """
 
     __slots__ = ("parents",)

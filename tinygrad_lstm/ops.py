@@ -323,8 +323,11 @@ class Transpose(Function):
 
 def _is_basic(index):
     """True for numpy 'basic' indexing (ints, slices, None, ...), which picks each element once."""
-    items = index if isinstance(index, tuple) else (index,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+    for i in (index if index.__class__ is tuple else (index,)):
+        if not (i.__class__ is slice or i.__class__ is int or i is Ellipsis or i is None
+                or isinstance(i, np.integer)):
+            return False
+    return True
 
 
 class GetItem(Function):
@@ -333,14 +336,16 @@ class GetItem(Function):
     name = "getitem"
 
     def forward(self, x, index):
-        self.shape, self.index = x.shape, index
+        self.shape, self.index, self.basic = x.shape, index, _is_basic(index)
+        if not self.basic and any(isinstance(i, Tensor) for i in (index if index.__class__ is tuple else (index,))):
+            raise TypeError("index a Tensor with ints, slices or integer numpy arrays, not with a "
+                            "Tensor (a Tensor holds floats); use t[idx.numpy().astype(int)]")
         try:
             out = x[index]
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor of shape {x.shape}, index {index!r})") from None
         except (TypeError, ValueError) as e:
             raise type(e)(f"getitem: cannot index a tensor of shape {x.shape} with {index!r}: {e}") from None
-        self.basic = _is_basic(index)
         return out
 
     def backward(self, g):

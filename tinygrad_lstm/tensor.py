@@ -82,11 +82,8 @@ class Tensor:
         return self
 
     def detach(self):
-        """A new leaf with the same data and no history: gradients stop here."""
-        out = Tensor.__new__(Tensor)
-        _init_result(out, self.data, None)
-        out.name = self.name
-        return out
+        """A new leaf with the same data (shared) and no history: gradients stop here."""
+        return Tensor(self.data, name=self.name)
 
     def __repr__(self):
         extras = "".join(f", {k}={v!r}" for k, v in (("name", self.name), ("op", self.op),
@@ -172,7 +169,7 @@ class Tensor:
     def __matmul__(self, other): return ops.MatMul.apply(self, _lift(other, self))
     def __rmatmul__(self, other): return ops.MatMul.apply(_lift(other, self), self)
     def __neg__(self): return ops.Neg.apply(self)
-    def __getitem__(self, index): return ops.GetItem.apply(self, index=_plain_index(index))
+    def __getitem__(self, index): return ops.GetItem.apply(self, index=index)
 
     def __setitem__(self, index, value):
         raise TypeError("Tensors do not support item assignment: an op that wrote into its input would "
@@ -348,18 +345,6 @@ def _gc_paused():
             gc.enable()
 
 
-def _init_result(t, data, fn):
-    """Fill a Tensor made by __new__: the fast path ops use, skipping input validation."""
-    t.data = data
-    t.grad = None
-    t.requires_grad = fn is not None
-    t.name = None
-    t.scope = _scope
-    t._fn = fn
-    t._pending = None
-    t._owned = False
-
-
 def topological_order(root, requiring_grad=False):
     """Every tensor that leads to `root` (and root), each after all its parents; with
     requiring_grad, only those that require grad (what backward() visits).
@@ -445,20 +430,6 @@ def _lift(value, like):
         return Tensor(value, dtype=like.data.dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"cannot combine a Tensor with {type(value).__name__}: {e}") from None
-
-
-def _plain_index(index):
-    """Indexing takes what numpy takes (ints, slices, None, ..., integer or bool arrays)."""
-    items = index if index.__class__ is tuple else (index,)
-    for i in items:                       # the common case, checked cheaply: basic indexing
-        if not (i.__class__ is slice or i.__class__ is int or i is Ellipsis or i is None):
-            break
-    else:
-        return index
-    if any(isinstance(i, Tensor) for i in items):
-        raise TypeError("index a Tensor with ints, slices or integer numpy arrays, not with a "
-                        "Tensor (a Tensor holds floats); use t[idx.numpy().astype(int)]")
-    return index
 
 
 class no_grad:

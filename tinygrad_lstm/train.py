@@ -12,6 +12,8 @@ from typing import List, Optional
 
 import numpy as np
 
+from .data import Task
+from .nn import LSTM, RNN
 from .optim import SGD, Adam, clip_grad_norm
 from .tensor import detect_anomaly, no_grad
 
@@ -97,8 +99,6 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     with a message naming the step, and the weights from before the update that led to it
     are kept.
     """
-    from .data import Task
-    from .nn import LSTM, RNN
     if not isinstance(model, (LSTM, RNN)):
         raise TypeError(f"train: model must be an LSTM or RNN; got {type(model).__name__}")
     if not isinstance(task, Task):

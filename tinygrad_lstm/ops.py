@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .tensor import Function, Product, Tensor, _lift
+from .tensor import Function, Product, Scatter, Tensor, _lift
 
 
 def unbroadcast(grad, like):
@@ -98,13 +98,6 @@ class Div(Function):
         return unbroadcast(g_over_y, self.x), unbroadcast(-g_over_y * self.z, self.y)
 
 
-# Up to this many rows (a batch of B sequences gives B), a step's xᵀg is a thin product
-# whose call costs more than its arithmetic, and gathering them pays: H 128, B 32, T 50 went
-# from 67 to 58 ms. With more rows the per-step products are efficient already, and
-# concatenating their factors costs more than it saves (B 64, H 512: 1.2 s became 2.1 s).
-DEFER_ROWS = 32
-
-
 class MatMul(Function):
     """z = x @ y;  dL/dx = g @ yᵀ, dL/dy = xᵀ @ g (numpy's rules for 1-D operands)."""
     __slots__ = ("x", "y")
@@ -131,12 +124,9 @@ class MatMul(Function):
             dx = unbroadcast(g @ y.T, x) if x_in.requires_grad else None
             if not y_in.requires_grad:
                 return dx, None
-            rows = x if x.ndim == 2 else x[None, :]
-            if len(rows) <= DEFER_ROWS:
-                # dL/dy = xᵀg handed over unmultiplied: a weight used at every step gathers the
-                # factors of all steps and multiplies them out once (Products, in tensor.py).
-                return dx, Product(rows, g if g.ndim == 2 else g[None, :])
-            return dx, unbroadcast(x.T @ g, y)
+            # dL/dy = xᵀg handed over unmultiplied: a weight used at every step gathers the
+            # factors of many steps and multiplies them out together (Products, in tensor.py).
+            return dx, Product(x if x.ndim == 2 else x[None, :], g if g.ndim == 2 else g[None, :])
         # A 1-D x acts as a row (1, n) and a 1-D y as a column (n, 1), whose extra axis
         # the product dropped; put those axes back into g, then use the 2-D formulas.
         if y.ndim == 1:
@@ -331,7 +321,7 @@ def _is_basic(index):
 
 
 class GetItem(Function):
-    """z = x[index];  the gradient scatters g back into zeros of x's shape (adding repeats)."""
+    """z = x[index];  the gradient is g at `index` and zero elsewhere (repeats add up)."""
     __slots__ = ("shape", "index", "basic")
     name = "getitem"
 
@@ -349,12 +339,7 @@ class GetItem(Function):
         return out
 
     def backward(self, g):
-        grad = np.zeros(self.shape, dtype=g.dtype)
-        if self.basic:
-            grad[self.index] = g
-        else:                       # fancy indexing may pick an element twice: add, not assign
-            np.add.at(grad, self.index, g)
-        return (grad,)
+        return (Scatter(self.index, g, self.shape, self.basic),)
 
 
 class Concat(Function):

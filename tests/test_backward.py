@@ -70,6 +70,51 @@ def test_leaf_gradients_are_separate_writable_buffers():
     np.testing.assert_allclose(b.grad, np.ones(3))
 
 
+@pytest.mark.parametrize("needs", [(False, True, False), (True, False, False), (False, False, True),
+                                   (True, False, True), (True, True, True)])
+def test_concat_then_matmul_gives_the_inputs_that_need_one_their_exact_gradient(needs):
+    # the matmul computes only the columns of [a; b; c] that some input needs (an LSTM's
+    # X_t = [HS; x_t] with data x_t): the others must come out absent, the rest exact
+    rng = np.random.default_rng(0)
+    parts = [Tensor(rng.standard_normal((3, n)), requires_grad=need) for n, need in zip((2, 3, 4), needs)]
+    W = leaf(9, 5)
+    R = rng.standard_normal((3, 5))
+    (concat(parts, axis=1) @ W * R).sum().backward()
+    full = R @ W.data.T                       # dL/d[a; b; c] in closed form
+    for part, need, cols in zip(parts, needs, (slice(0, 2), slice(2, 5), slice(5, 9))):
+        if need:
+            np.testing.assert_allclose(part.grad, full[:, cols], rtol=1e-12)
+        else:
+            assert part.grad is None
+    np.testing.assert_allclose(W.grad, np.concatenate([p.data for p in parts], axis=1).T @ R, rtol=1e-12)
+
+
+def test_slices_of_one_tensor_add_up_in_its_gradient():
+    x = leaf(4, 6)
+    R = np.random.default_rng(1).standard_normal((4, 6))
+    # overlapping basic slices, a fancy index that repeats a row, and a dense use, in one graph
+    loss = (x[:, :4] * R[:, :4]).sum() + (x[:, 2:] * R[:, 2:]).sum() + x[[0, 0, 3]].sum() + (x * 2.0).sum()
+    loss.backward()
+    expected = 2.0 + np.zeros((4, 6))
+    expected[:, :4] += R[:, :4]
+    expected[:, 2:] += R[:, 2:]
+    expected[0] += 2
+    expected[3] += 1
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
+def test_a_weight_used_over_many_chunks_of_rows_gets_the_whole_sum():
+    # 40 uses of 30 rows each: the per-use products x_tᵀ g_t are multiplied out in several
+    # chunks (tensor.CHUNK_ROWS), with a dense use of W in between
+    rng = np.random.default_rng(2)
+    W = leaf(3, 2)
+    xs = [rng.standard_normal((30, 3)) for _ in range(40)]
+    loss = sum(((Tensor(x) @ W) * (k + 1.0)).sum() for k, x in enumerate(xs)) + (W * W).sum()
+    loss.backward()
+    expected = sum(x.T @ np.full((30, 2), k + 1.0) for k, x in enumerate(xs)) + 2 * W.data
+    np.testing.assert_allclose(W.grad, expected, rtol=1e-12)
+
+
 def test_only_tensors_that_require_grad_receive_one():
     w, data = leaf(3), Tensor(np.ones(3))
     (w * data).sum().backward()

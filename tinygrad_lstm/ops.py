@@ -121,7 +121,7 @@ class MatMul(Function):
         x, y = self.x, self.y
         x_in, y_in = self.parents
         if y.ndim == 2 and x.ndim <= 2:   # the common case, without the general reshaping
-            dx = unbroadcast(g @ y.T, x) if x_in.requires_grad else None
+            dx = _left_gradient(g, y, x, x_in) if x_in.requires_grad else None
             if not y_in.requires_grad:
                 return dx, None
             # dL/dy = xᵀg handed over unmultiplied: a weight used at every step gathers the
@@ -136,6 +136,20 @@ class MatMul(Function):
         dx = unbroadcast(g @ np.swapaxes(y, -1, -2), x).reshape(self.x.shape) if x_in.requires_grad else None
         dy = unbroadcast(np.swapaxes(x, -1, -2) @ g, y).reshape(self.y.shape) if y_in.requires_grad else None
         return dx, dy
+
+
+def _left_gradient(g, y, x, x_in):
+    """dL/dx = g @ yᵀ, computing only the columns some input of x needs.
+
+    An LSTM step's X_t = [HS_{t−1}; x_t] is a concat, and when x_t is data its columns'
+    gradient goes nowhere: skipping them saves a third of this product for I = H/2.
+    """
+    fn = x_in._fn
+    if fn.__class__ is Concat and x.ndim == 2 and fn.axis == 1:
+        span = fn.span_needing_grad()
+        if span is not None:
+            return Scatter((slice(None), span), g @ y[span].T, x.shape, True)
+    return unbroadcast(g @ y.T, x)
 
 
 # --- element-wise unary ops ----------------------------------------------------------
@@ -362,6 +376,15 @@ class Concat(Function):
             end += x.shape[self.axis]
             self.ends.append(end)
         return out
+
+    def span_needing_grad(self):
+        """The slice along `axis` from the first to the last input that needs a gradient,
+        or None when that is all of them."""
+        needs = [p.requires_grad for p in self.parents]
+        first, last = needs.index(True), len(needs) - 1 - needs[::-1].index(True)
+        if first == 0 and last == len(needs) - 1:
+            return None
+        return slice(self.ends[first - 1] if first else 0, self.ends[last])
 
     def backward(self, g):
         before = (slice(None),) * self.axis

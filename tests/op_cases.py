@@ -7,7 +7,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from tinygrad_lstm import concat, cross_entropy, stack
+from tinygrad_lstm import affine, concat, cross_entropy, stack
 
 
 @dataclass
@@ -63,6 +63,10 @@ for kind, shapes in {"2d@2d": ((3, 4), (4, 5)), "1d@2d": ((4,), (4, 5)), "2d@1d"
                      "batch-broadcast": ((2, 1, 3, 4), (5, 4, 2)), "1d@3d": ((4,), (2, 4, 5))}.items():
     CASES.append(Case(f"matmul-{kind}", lambda a, b: a @ b, lambda a, b: a @ b, shapes,
                       lambda a, b: a @ b))
+
+for kind, shapes in {"2d": ((3, 4), (4, 5), (5,)), "1d": ((4,), (4, 5), (5,))}.items():
+    CASES.append(Case(f"affine-{kind}", affine, lambda x, w, b: x @ w + b, shapes,
+                      lambda x, w, b: x @ w + b))
 
 CASES += [
     Case("neg", lambda a: -a, lambda a: -a, ((3, 4),), lambda a: -a),

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor, concat, cross_entropy, scope, stack
+from tinygrad_lstm import Tensor, affine, concat, cross_entropy, scope, stack
 
 from .helpers import assert_clear_error
 
@@ -13,6 +13,8 @@ BAD = [
     ("matmul mismatch", lambda: x34 @ x23, ValueError, ["matmul", "(3, 4)", "(2, 3)"]),
     ("matmul 1-D mismatch", lambda: x4 @ x23, ValueError, ["matmul", "(4,)", "(2, 3)"]),
     ("matmul scalar", lambda: Tensor(2.0) @ x4, ValueError, ["matmul", "at least 1 dimension"]),
+    ("affine bias shape", lambda: affine(x23, x34, x4[:3]), ValueError, ["affine", "(2, 3)", "(3, 4)", "(3,)", "b (m,)"]),
+    ("affine mismatch", lambda: affine(x34, x34, x4), ValueError, ["affine", "(3, 4)", "do not align"]),
     ("add broadcast", lambda: x23 + x34, ValueError, ["add", "(2, 3)", "(3, 4)", "broadcast"]),
     ("mul broadcast", lambda: x23 * x4, ValueError, ["mul", "(2, 3)", "(4,)"]),
     ("sub broadcast", lambda: x4 - x23, ValueError, ["sub", "(4,)", "(2, 3)"]),

@@ -117,11 +117,9 @@ def test_parameters_are_shared_leaves_that_feed_every_step():
 
 
 def _matmul_weight(step):
-    gates_sum = step["f_t"].parents[0]         # f_t = (X_t @ W.T + b)[..., 0:H]
-    assert gates_sum.name == "W X_t + b"
-    matmul = gates_sum.parents[0]
-    assert matmul.op == "matmul" and matmul.parents[0] is step["X_t"]
-    return matmul.parents[1]
+    gates = step["f_t"].parents[0]             # f_t = (X_t @ W.T + b)[..., 0:H]
+    assert gates.name == "W X_t + b" and gates.op == "affine" and gates.parents[0] is step["X_t"]
+    return gates.parents[1]
 
 
 @pytest.mark.parametrize("make, options", CONFIGS, ids=IDS)

@@ -118,13 +118,10 @@ class Linear(Module):
         W = self._parameters[self.weight_name]
         return {W.name + ".T": W.T.named(W.name + ".T")}
 
-    def apply(self, x, weight_T, product_name=None):
-        """x @ Wᵀ (+ b), with Wᵀ made once by the caller; `product_name` names x @ Wᵀ."""
-        y = x @ weight_T
-        if product_name:
-            y.named(product_name)
+    def apply(self, x, weight_T):
+        """x @ Wᵀ (+ b), with Wᵀ made once by the caller: one affine op."""
         bias = self._parameters.get(self.bias_name)
-        return y if bias is None else y + bias
+        return x @ weight_T if bias is None else ops.affine(x, weight_T, bias)
 
 
 def _check_step(cell, x_t, state, names):
@@ -196,9 +193,10 @@ class LSTMCell(Module):
         P, p, H = self._parameters, self.prefix, self.hidden_size
         keep = _keeper(named, p)
         X_t = keep("X_t", ops.concat([HS_prev, x_t], axis=-1))      # [HS_{t−1}; x_t]
-        gates = (X_t @ shared["W.T"]).named("W X_t")                 # W_g X_t for g = f, i, c, o
-        if self.bias:
-            gates = (gates + shared["b"]).named("W X_t + b")
+        if self.bias:                                                # W_g X_t + b_g for g = f, i, c, o
+            gates = ops.affine(X_t, shared["W.T"], shared["b"]).named("W X_t + b")
+        else:
+            gates = (X_t @ shared["W.T"]).named("W X_t")
         f_t, i_t, c_t, o_t = (gates[..., k * H:(k + 1) * H].named(f"W_{g} X_t")
                               for k, g in enumerate(self.gates))
         if self.peephole:                                            # f and i peep at CS_{t−1}
@@ -246,9 +244,11 @@ class RNNCell(Module):
     def step(self, x_t, state, shared, named):
         (HS_prev,) = state
         keep = _keeper(named, self.prefix)
-        a_t = (x_t @ shared["W_xh.T"]).named("W_xh x_t") + (HS_prev @ shared["W_hh.T"]).named("W_hh HS_{t-1}")
         if self.bias:
-            a_t = a_t.named("W_xh x_t + W_hh HS_{t-1}") + self._parameters[f"{self.prefix}b_h"]
+            from_x = ops.affine(x_t, shared["W_xh.T"], self._parameters[f"{self.prefix}b_h"]).named("W_xh x_t + b_h")
+        else:
+            from_x = (x_t @ shared["W_xh.T"]).named("W_xh x_t")
+        a_t = from_x + (HS_prev @ shared["W_hh.T"]).named("W_hh HS_{t-1}")
         return (keep("HS_t", keep("a_t", a_t).tanh()),)
 
 
@@ -348,7 +348,7 @@ class _Recurrent(Module):
                     for state, value in zip(layers, new):
                         state[k] = value
                     below = new[0]
-                named["Z_t"] = self.output.apply(below, W_y_T, f"{self.output.weight_name} HS_t").named("Z_t")
+                named["Z_t"] = self.output.apply(below, W_y_T).named("Z_t")
             outputs.append(named["Z_t"])
             steps.append(named)
         final = {name: state[0] if self.num_layers == 1 else ops.stack(state)

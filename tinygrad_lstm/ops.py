@@ -105,10 +105,10 @@ class MatMul(Function):
 
     def forward(self, x, y):
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError(f"matmul: operands need at least 1 dimension; got shapes {x.shape} "
+            raise ValueError(f"{self.name}: operands need at least 1 dimension; got shapes {x.shape} "
                              f"and {y.shape} (use * to scale by a scalar)")
         if x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
-            raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align: the last "
+            raise ValueError(f"{self.name}: shapes {x.shape} and {y.shape} do not align: the last "
                              f"dimension of the first must equal the "
                              f"{'second-to-last' if y.ndim > 1 else 'only'} dimension of the second")
         self.x, self.y = x, y
@@ -119,7 +119,7 @@ class MatMul(Function):
 
     def backward(self, g):
         x, y = self.x, self.y
-        x_in, y_in = self.parents
+        x_in, y_in = self.parents[0], self.parents[1]
         if y.ndim == 2 and x.ndim <= 2:   # the common case, without the general reshaping
             dx = _left_gradient(g, y, x, x_in) if x_in.requires_grad else None
             if not y_in.requires_grad:
@@ -136,6 +136,32 @@ class MatMul(Function):
         dx = unbroadcast(g @ np.swapaxes(y, -1, -2), x).reshape(self.x.shape) if x_in.requires_grad else None
         dy = unbroadcast(np.swapaxes(x, -1, -2) @ g, y).reshape(self.y.shape) if y_in.requires_grad else None
         return dx, dy
+
+
+class Affine(MatMul):
+    """z = x @ W + b, a layer's W X_t + b as one op (x (n,) or (B, n), W (n, m), b (m,));
+    dL/dx = g Wᵀ, dL/dW = xᵀ g, dL/db = Σ_rows g. One node instead of a matmul and an add."""
+    __slots__ = ()
+    name = "affine"
+
+    def forward(self, x, w, b):
+        if w.ndim != 2 or x.ndim not in (1, 2) or b.shape != w.shape[1:]:
+            raise ValueError(f"affine: x @ W + b needs x (n,) or (B, n), W (n, m) and b (m,); got "
+                             f"shapes {x.shape}, {w.shape} and {b.shape}")
+        z = super().forward(x, w)
+        z += b                       # z is the matmul's fresh result: add in place
+        return z
+
+    def backward(self, g):
+        dx, dw = super().backward(g)
+        return dx, dw, (g.sum(axis=0) if g.ndim == 2 else g) if self.parents[2].requires_grad else None
+
+
+def affine(x, w, b):
+    """x @ w + b as one op (a Linear layer, or an LSTM's fused gates W X_t + b)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"affine: x must be a Tensor; got {type(x).__name__}")
+    return Affine.apply(x, _lift(w, x), _lift(b, x))
 
 
 def _left_gradient(g, y, x, x_in):

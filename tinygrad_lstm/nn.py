@@ -197,11 +197,10 @@ class LSTMCell(Module):
             gates = ops.affine(X_t, shared["W.T"], shared["b"]).named("W X_t + b")
         else:
             gates = (X_t @ shared["W.T"]).named("W X_t")
-        f_t, i_t, c_t, o_t = (gates[..., k * H:(k + 1) * H].named(f"W_{g} X_t")
-                              for k, g in enumerate(self.gates))
+        f_t, i_t, c_t, o_t = (gates[..., k * H:(k + 1) * H] for k in range(4))
         if self.peephole:                                            # f and i peep at CS_{t−1}
-            f_t = f_t + (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")
-            i_t = i_t + (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")
+            f_t = f_t.named("W_f X_t") + (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")
+            i_t = i_t.named("W_i X_t") + (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")
         F_t = keep("F_t", keep("f_t", f_t).sigmoid())
         I_t = keep("I_t", keep("i_t", i_t).sigmoid())
         C_t = keep("C_t", keep("c_t", c_t).tanh())
@@ -209,7 +208,7 @@ class LSTMCell(Module):
         written = (I_t * C_t).named("I_t ⊗ C_t")                     # what the input gate writes
         CS_t = keep("CS_t", kept + written)
         if self.peephole:
-            o_t = o_t + (P[f"{p}p_o"] * CS_t).named("p_o ⊗ CS_t")    # o peeps at the new CS_t
+            o_t = o_t.named("W_o X_t") + (P[f"{p}p_o"] * CS_t).named("p_o ⊗ CS_t")   # o peeps at the new CS_t
         O_t = keep("O_t", keep("o_t", o_t).sigmoid())
         HS_t = keep("HS_t", O_t * keep("tanh(CS_t)", CS_t.tanh()))
         return HS_t, CS_t

@@ -135,16 +135,20 @@ class Tensor:
                 node.grad = node.grad + g
             if fn is None:
                 continue
-            for k, (parent, pg) in enumerate(zip(fn.parents, fn.backward(g))):
+            grads = fn.backward(g)
+            if _anomaly:
+                _check_backward(node, grads)
+            for parent, pg in zip(fn.parents, grads):
                 if pg is None or not parent.requires_grad:
                     continue
-                if _anomaly and pg.__class__ is not Product:
-                    _check_backward(node, k, parent, pg)
                 if pg.shape != parent.data.shape:   # only if an input's .data was swapped after the op
                     raise RuntimeError(f"backward(): op '{fn.name}' gives a gradient of shape {pg.shape} for "
                                        f"{_describe(parent)}, whose data has shape {parent.data.shape} now: was "
                                        f"its .data replaced after the graph was built?")
-                _gather(parent, pg)
+                if parent._pending is None and pg.__class__ is np.ndarray:
+                    parent._pending = pg              # the common case, inline: a first gradient, kept as is
+                else:
+                    _gather(parent, pg)
 
     # --- operators and methods: each calls its op class from ops.py ------------------
     def __add__(self, other): return ops.Add.apply(self, _lift(other, self))
@@ -387,13 +391,16 @@ def _check_forward(cls, parents, data):
                                  f"from finite inputs: {inputs}")
 
 
-def _check_backward(node, k, parent, grad):
-    if grad.__class__ is Scatter:
-        grad = grad.g
-    if not np.all(np.isfinite(grad)):
-        bad = "NaN" if np.any(np.isnan(grad)) else "inf"
-        raise FloatingPointError(f"detect_anomaly: the backward of op '{node.op}' making {_describe(node)} "
-                                 f"produced {bad} in the gradient of its input #{k}, {_describe(parent)}")
+def _check_backward(node, grads):
+    for k, (parent, grad) in enumerate(zip(node.parents, grads)):
+        if grad is None or grad.__class__ is Product or not parent.requires_grad:
+            continue
+        if grad.__class__ is Scatter:
+            grad = grad.g
+        if not np.all(np.isfinite(grad)):
+            bad = "NaN" if np.any(np.isnan(grad)) else "inf"
+            raise FloatingPointError(f"detect_anomaly: the backward of op '{node.op}' making {_describe(node)} "
+                                     f"produced {bad} in the gradient of its input #{k}, {_describe(parent)}")
 
 
 @contextmanager

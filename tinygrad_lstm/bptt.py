@@ -19,13 +19,16 @@ on return. Everything is float64.
 """
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 __all__ = ["lstm_gradients", "rnn_gradients"]
 
-GATES = ("f", "i", "c", "o")        # the order of the four blocks in the fused gate matrix
+# The order of the four blocks in the fused gate matrix: the sigmoid gates O, F, I side by
+# side (one σ call per step), and f, i, c, the three that dCS_t reaches, side by side.
+GATES = ("o", "f", "i", "c")
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,100 +114,158 @@ def rnn_gradients(params, xs, targets, h0=None, mask=None):
 # LSTM: one layer forward (§1.4, §5.2) and backward (§3.3, §5.3)
 # ---------------------------------------------------------------------------------------
 
-def sigmoid(x):
-    """σ(x) = 1/(1 + e^(−x)) = e^x/(1 + e^x); with e = e^(−|x|) ≤ 1 nothing overflows, for any x."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+def sigmoid_(x):
+    """σ(x) = 1/(1 + e^(−x)), in place. For x < −709, e^(−x) overflows to inf and
+    σ = 1/(1 + inf) = 0 is still right: call it under np.errstate(over="ignore")."""
+    np.exp(np.negative(x, out=x), out=x)
+    np.reciprocal(np.add(x, 1, out=x), out=x)
+    return x
+
+
+def _one_minus_square(x, out):
+    """1 − x², the derivative of tanh at the point where tanh is x."""
+    np.square(x, out=out)
+    return np.subtract(1, out, out=out)
+
+
+def _blocks(G):
+    """The four H-wide gate blocks of the last axis, in the order of GATES (views)."""
+    H = G.shape[-1] // 4
+    return G[..., :H], G[..., H:2 * H], G[..., 2 * H:3 * H], G[..., 3 * H:]
 
 
 def _lstm_layer(net, k):
-    """Layer k's parameters, fused: W = [W_f; W_i; W_c; W_o] (4H, H+I), b likewise (4H,)."""
+    """Layer k's parameters, fused: W = [W_o; W_f; W_i; W_c] (4H, H+I), b likewise (4H,)."""
     P = net.params
     W = np.concatenate([P[_name(k, "W_" + g)] for g in GATES])
     b = [P[_name(k, "b_" + g)] for g in GATES] if net.bias else [np.zeros(net.H)] * 4
-    peep = tuple(P[_name(k, "p_" + g)] for g in ("f", "i", "o")) if net.peep else None
+    peep = {g: P[_name(k, "p_" + g)] for g in ("f", "i", "o")} if net.peep else None
     return {"W": W, "b": np.concatenate(b), "peep": peep}
 
 
 def _lstm_forward(layer, xs, HS0, CS0):
-    """Run one layer over the sequence xs (T, B, I); keep what BPTT needs (§1.7)."""
-    T, B, _ = xs.shape
+    """Run one layer over the sequence xs (T, B, I); keep what BPTT needs (§1.7).
+
+    The cache: X (T+1, B, H+I), whose row t−1 is X_t = [HS_{t−1}; x_t] and whose last row
+    starts with HS_T, so that "HS" (T, B, H) is a view of it; the gates O_t, F_t, I_t, C_t
+    (T, B, 4H); CS (T+1, B, H) from CS_0; and tanh(CS_t) (T, B, H).
+    """
+    T, B, n_in = xs.shape
     H = HS0.shape[1]
     W, peep = layer["W"], layer["peep"]
-    U = W[:, :H]                                  # recurrent columns: act on HS_{t−1} (§1.5)
-    G_x = xs @ W[:, H:].T + layer["b"]            # input columns plus bias, all steps at once
-    cache = {key: np.empty((T, B, H)) for key in ("CSp", "F", "I", "C", "O", "CS", "tCS", "HS")}
-    HS, CS = HS0, CS0
-    for t in range(T):
-        f, i, c, o = np.split(G_x[t] + HS @ U.T, 4, axis=1)
-        if peep is not None:                      # f and i peep at CS_{t−1} (§5.2)
-            f, i = f + peep[0] * CS, i + peep[1] * CS
-        F, I, C = sigmoid(f), sigmoid(i), np.tanh(c)
-        CS_prev, CS = CS, CS * F + I * C          # CS_t = CS_{t−1} ⊗ F_t + I_t ⊗ C_t
-        if peep is not None:                      # o peeps at the new CS_t
-            o = o + peep[2] * CS
-        O, tCS = sigmoid(o), np.tanh(CS)
-        HS = O * tCS                              # HS_t = O_t ⊗ tanh(CS_t)
-        for key, value in zip(cache, (CS_prev, F, I, C, O, CS, tCS, HS)):
-            cache[key][t] = value
-    HS_prev = np.concatenate([HS0[None], cache["HS"][:-1]])
-    cache["X"] = np.concatenate([HS_prev, xs], axis=2)      # X_t = [HS_{t−1}; x_t]
-    return cache
+    U_T = np.ascontiguousarray(W[:, :H].T)       # recurrent columns: act on HS_{t−1} (§1.5)
+    gates = _rows_times(xs, W[:, H:].T)           # input columns plus bias, all steps at once
+    gates += layer["b"]
+    X = np.zeros((T + 1, B, H + n_in))
+    X[0, :, :H] = HS0
+    X[:T, :, H:] = xs
+    CS = np.empty((T + 1, B, H))
+    CS[0] = CS0
+    tCS = np.empty((T, B, H))
+    UHS = np.empty((B, 4 * H))
+    with np.errstate(over="ignore"):              # see sigmoid_
+        for t in range(T):
+            CS_prev, CS_t = CS[t], CS[t + 1]
+            g = gates[t]                          # o_t, f_t, i_t, c_t; then O_t, F_t, I_t, C_t
+            g += np.matmul(X[t, :, :H], U_T, out=UHS)
+            O, F, I, C = _blocks(g)
+            if peep is None:
+                sigmoid_(g[:, :3 * H])            # O_t, F_t, I_t at once
+            else:                                 # f_t and i_t peep at CS_{t−1} (§5.2)
+                F += peep["f"] * CS_prev
+                I += peep["i"] * CS_prev
+                sigmoid_(g[:, H:3 * H])
+            np.tanh(C, out=C)
+            np.multiply(CS_prev, F, out=CS_t)                 # CS_t = CS_{t−1} ⊗ F_t + I_t ⊗ C_t
+            CS_t += np.multiply(I, C, out=UHS[:, :H])
+            if peep is not None:                  # o_t peeps at the new CS_t
+                O += peep["o"] * CS_t
+                sigmoid_(O)
+            np.multiply(O, np.tanh(CS_t, out=tCS[t]), out=X[t + 1, :, :H])  # HS_t = O_t ⊗ tanh(CS_t)
+    return {"X": X, "HS": X[1:, :, :H], "gates": gates, "CS": CS, "tCS": tCS}
+
+
+def _local_derivatives(cache):
+    """§3.1's local derivatives for all steps at once (they depend on the forward pass only).
+
+    Returns K (T, B, 4H), laid out like the gates, and ∂HS_t/∂CS_t (T, B, H), written over
+    tanh(CS_t) in the cache (its last use):
+
+        ∂HS_t/∂o_t = tanh(CS_t) ⊗ O_t ⊗ (1 − O_t)      ∂CS_t/∂f_t = CS_{t−1} ⊗ F_t ⊗ (1 − F_t)
+        ∂CS_t/∂i_t = C_t ⊗ I_t ⊗ (1 − I_t)              ∂CS_t/∂c_t = I_t ⊗ (1 − C_t²)
+        ∂HS_t/∂CS_t = O_t ⊗ (1 − tanh²(CS_t))           (directly, not through a peephole)
+
+    so that §3.3's steps 4.–7. are do_t = dHS_t ⊗ K_o and dg_t = dCS_t ⊗ K_g for g = f, i, c.
+    """
+    gates, tCS = cache["gates"], cache["tCS"]
+    H = gates.shape[2] // 4
+    O, F, I, C = _blocks(gates)
+    K = np.empty(gates.shape)
+    K_o, K_f, K_i, K_c = _blocks(K)
+    sig, dsig = gates[..., :3 * H], K[..., :3 * H]              # O, F, I and their σ'
+    np.multiply(sig, np.subtract(1, sig, out=dsig), out=dsig)   # σ' = σ(1 − σ)
+    K_o *= tCS
+    K_f *= cache["CS"][:-1]
+    K_i *= C
+    np.multiply(I, _one_minus_square(C, out=K_c), out=K_c)
+    dHS_dCS = _one_minus_square(tCS, out=tCS)                 # tanh(CS_t)'s last use
+    dHS_dCS *= O
+    return K, dHS_dCS
 
 
 def _lstm_backward(layer, cache, dHS_out, need_dx=True):
     """§3.3 for one layer, t = T … 1, carrying dHS_next and dCS_next (with §5.3's peepholes).
 
     dHS_out (T, B, H) is the output-path part of dHS_t: W_yᵀ dZ_t for the top layer, the
-    layer above's dx_t otherwise. Returns the weight gradients (fused), the per-step
-    gradients, dx (T, B, I) for the layer below (None if there is none: need_dx=False),
-    dE/dHS_0 and dE/dCS_0.
+    layer above's dx_t otherwise; it becomes dHS_t, in place. Returns the weight gradients
+    (fused), the per-step gradients, dx (T, B, I) for the layer below (None if there is
+    none: need_dx=False), dE/dHS_0 and dE/dCS_0.
     """
-    X, F, I, C, O, tCS = (cache[key] for key in ("X", "F", "I", "C", "O", "tCS"))
+    dG, dHS_dCS = _local_derivatives(cache)        # each dg_t is then written over its K_t
+    _, F, _, _ = _blocks(cache["gates"])
     T, B, H = F.shape
-    W, peep = layer["W"], layer["peep"]
-    U = np.ascontiguousarray(W[:, :H])                         # the columns that act on HS_{t−1}
-    dHS_t, dCS_t, dG = np.empty((T, B, H)), np.empty((T, B, H)), np.empty((T, B, 4 * H))
+    U, peep = layer["W"][:, :H], layer["peep"]     # U: the columns that act on HS_{t−1}
+    dHS_t, dCS_t = dHS_out, np.empty((T, B, H))
     dHS_next, dCS_next = np.zeros((B, H)), np.zeros((B, H))
     for t in reversed(range(T)):
-        dHS = dHS_out[t] + dHS_next                            # 3.
-        do = dHS * tCS[t] * O[t] * (1 - O[t])                  # 4. and 7., before 5. (§5.3)
-        dCS = dHS * O[t] * (1 - tCS[t] ** 2) + dCS_next        # 5.
-        if peep is not None:
-            dCS = dCS + peep[2] * do                           # CS_t → o_t (peephole)
-        dG_t = dG[t]                                           # 6. and 7., written in place:
-        np.multiply(dCS * cache["CSp"][t], F[t] * (1 - F[t]), out=dG_t[:, :H])       # df
-        np.multiply(dCS * C[t], I[t] * (1 - I[t]), out=dG_t[:, H:2 * H])            # di
-        np.multiply(dCS * I[t], 1 - C[t] ** 2, out=dG_t[:, 2 * H:3 * H])            # dc
-        dG_t[:, 3 * H:] = do
+        dHS = dHS_t[t]
+        dHS += dHS_next                                                # 3.
+        dg = dG[t]                                                     # K_t, becoming dg_t
+        do = dg[:, :H]
+        do *= dHS                                                      # 4. and 7.
+        dCS = np.multiply(dHS, dHS_dCS[t], out=dCS_t[t])               # 5.
+        dCS += dCS_next
+        if peep is not None:                                           # CS_t → o_t (§5.3)
+            dCS += peep["o"] * do
+        fic = dg[:, H:].reshape(B, 3, H)                               # 6. and 7.: df_t,
+        fic *= dCS[:, None]                                            # di_t, dc_t at once
         # 9.-10. only the H columns that reach HS_{t−1} are needed inside the loop;
         # the input columns (dx_t, for a layer below) are one matmul after it.
-        dHS_next = dG_t @ U
-        dCS_next = dCS * F[t]                                  # 11.
-        if peep is not None:                                   # CS_{t−1} → f_t, i_t
-            dCS_next = dCS_next + peep[1] * dG_t[:, H:2 * H] + peep[0] * dG_t[:, :H]
-        dHS_t[t], dCS_t[t] = dHS, dCS
-    dx = dG @ W[:, H:] if need_dx else None                    # 9.-10., for a layer below
+        np.matmul(dg, U, out=dHS_next)
+        np.multiply(dCS, F[t], out=dCS_next)                           # 11.
+        if peep is not None:                                           # CS_{t−1} → f_t, i_t
+            dCS_next += peep["f"] * dg[:, H:2 * H] + peep["i"] * dg[:, 2 * H:3 * H]
+    dx = _rows_times(dG, layer["W"][:, H:]) if need_dx else None     # 9.-10., for a layer below
     grads = _lstm_weight_grads(layer, cache, dG)
     steps = {"dHS_t": dHS_t, "dCS_t": dCS_t}
-    steps.update({"d%s_t" % g: block.copy() for g, block in zip(GATES, np.split(dG, 4, axis=2))})
+    steps.update({"d%s_t" % g: block for g, block in zip(GATES, _blocks(dG))})
     return grads, steps, dx, dHS_next, dCS_next
 
 
 def _lstm_weight_grads(layer, cache, dG):
     """8. for all steps at once: dW_g = Σ_t dg_tᵀ X_t, db_g = Σ_t dg_t; peepholes per §5.3."""
-    H = dG.shape[2] // 4
-    dW = _sum_outer(dG, cache["X"])
-    db = dG.sum(axis=(0, 1))
+    T, _, H4 = dG.shape
+    dW = _sum_outer(dG, cache["X"][:T]).reshape(4, H4 // 4, -1)     # the blocks W_o, W_f, ...
+    db = dG.sum(axis=(0, 1)).reshape(4, H4 // 4)
     grads = {}
-    for n, g in enumerate(GATES):
-        grads["W_" + g] = dW[n * H:(n + 1) * H].copy()     # own arrays, not views of dW
-        grads["b_" + g] = db[n * H:(n + 1) * H].copy()
+    for g, dW_g, db_g in zip(GATES, dW, db):
+        grads["W_" + g], grads["b_" + g] = dW_g, db_g
     if layer["peep"] is not None:
-        df, di, do = dG[..., :H], dG[..., H:2 * H], dG[..., 3 * H:]
-        grads["p_f"] = (df * cache["CSp"]).sum(axis=(0, 1))     # dp_f = Σ_t df_t ⊗ CS_{t−1}
-        grads["p_i"] = (di * cache["CSp"]).sum(axis=(0, 1))     # dp_i = Σ_t di_t ⊗ CS_{t−1}
-        grads["p_o"] = (do * cache["CS"]).sum(axis=(0, 1))      # dp_o = Σ_t do_t ⊗ CS_t
+        do, df, di, _ = _blocks(dG)
+        CS = cache["CS"]
+        grads["p_f"] = (df * CS[:-1]).sum(axis=(0, 1))     # dp_f = Σ_t df_t ⊗ CS_{t−1}
+        grads["p_i"] = (di * CS[:-1]).sum(axis=(0, 1))     # dp_i = Σ_t di_t ⊗ CS_{t−1}
+        grads["p_o"] = (do * CS[1:]).sum(axis=(0, 1))      # dp_o = Σ_t do_t ⊗ CS_t
     return grads
 
 
@@ -254,11 +315,11 @@ def _output_layer(net, W_name, HS, Y, M):
     """Z_t = W HS_t + b_y, the loss E, and the output-path gradient W ᵀ dZ_t, as rows."""
     W = net.params[W_name]
     b = net.params["b_y"] if net.bias else np.zeros(net.n_out)
-    loss, dZ = _softmax_cross_entropy(HS @ W.T + b, Y, M)
+    loss, dZ = _softmax_cross_entropy(_rows_times(HS, W.T) + b, Y, M)
     grads = {W_name: _sum_outer(dZ, HS)}              # dW_y = Σ_t dZ_t HS_tᵀ
     if net.bias:
         grads["b_y"] = dZ.sum(axis=(0, 1))
-    return grads, dZ @ W, loss
+    return grads, _rows_times(dZ, W), loss
 
 
 def _softmax_cross_entropy(Z, Y, M):
@@ -272,6 +333,11 @@ def _softmax_cross_entropy(Z, Y, M):
     loss = -(weight * Y * log_p).sum()
     dZ = weight * (np.exp(log_p) * Y.sum(axis=-1, keepdims=True) - Y)
     return float(loss), dZ
+
+
+def _rows_times(A, M):
+    """Every row of A (T, B, n) times M (n, m): (T, B, m), as one matmul."""
+    return (A.reshape(-1, A.shape[2]) @ M).reshape(A.shape[:2] + M.shape[1:])
 
 
 def _sum_outer(d, X):
@@ -292,6 +358,9 @@ def _collect(grads, net, k, layer_grads, steps, batched):
 # ---------------------------------------------------------------------------------------
 # Reading and validating the arguments
 # ---------------------------------------------------------------------------------------
+
+LAYER_PREFIX = re.compile(r"layer([1-9][0-9]*)\.")
+
 
 class Schema(NamedTuple):
     kind: str             # "LSTM": gates act on [HS_{t−1}; x_t]; "RNN": W_xh acts on x_t alone
@@ -330,72 +399,78 @@ def _parse_params(params, schema):
     for name, value in params.items():
         if not isinstance(name, str):
             raise TypeError("params: expected string names; received %r" % (name,))
-        P[name] = _numeric("parameter %r" % name, value).astype(np.float64)
-    L = _count_layers(P)
-    per_layer = [[_name(k, base) for base in schema.weights] for k in range(1, L + 1)]
-    _require(P, [name for names in per_layer for name in names] + [schema.out], schema)
-    bias = _all_or_none(P, [_name(k, b) for k in range(1, L + 1) for b in schema.biases]
-                        + ["b_y"], "biases", schema)
-    peep = _all_or_none(P, [_name(k, p) for k in range(1, L + 1) for p in schema.peepholes],
-                        "peepholes", schema)
-    known = {_name(k, base) for k in range(1, L + 1)
-             for base in schema.weights + schema.biases + schema.peepholes}
-    unexpected = sorted(set(P) - known - {schema.out, "b_y"})
+        P[name] = _numeric("parameter %r" % name, value).astype(np.float64, copy=False)
+    return Net(P, *_structure(tuple((name, p.shape) for name, p in P.items()), schema))
+
+
+@lru_cache(maxsize=64)
+def _structure(shapes, schema):
+    """L, H, I, O, bias and peepholes from the parameters' (name, shape) pairs, checked
+    against the schema. It depends on nothing else, so it is cached: a training loop
+    passes the same names and shapes every step (an error is raised every time)."""
+    S = dict(shapes)
+    L = _count_layers(S)
+    weights, biases, peepholes = ([_name(k, base) for k in range(1, L + 1) for base in group]
+                                  for group in (schema.weights, schema.biases, schema.peepholes))
+    _require(S, weights + [schema.out], schema)
+    bias = _all_or_none(S, biases + ["b_y"], "biases", schema)
+    peep = _all_or_none(S, peepholes, "peepholes", schema)
+    unexpected = sorted(set(S).difference(weights, biases, peepholes, (schema.out, "b_y")))
     if unexpected:
         raise ValueError("params: unexpected %s parameter(s) %s (layer 1 is unprefixed, layer "
                          "k >= 2 is 'layer{k}.'; found %d layer(s))"
                          % (schema.kind, ", ".join(map(repr, unexpected)), L))
-    H, n_in, n_out = _infer_sizes(P, schema)
+    H, n_in, n_out = _infer_sizes(S, schema)
     for name, shape in _expected_shapes(schema, L, H, n_in, n_out).items():
-        if name in P and P[name].shape != shape:
+        if name in S and S[name] != shape:
             raise ValueError("parameter %r: expected shape %s, received shape %s"
-                             % (name, shape, P[name].shape))
-    return Net(P, L, H, n_in, n_out, bias, peep)
+                             % (name, shape, S[name]))
+    return L, H, n_in, n_out, bias, peep
 
 
-def _count_layers(P):
+def _count_layers(names):
     """The highest k of any "layer{k}." name, or 1; gaps show up later as missing names."""
-    numbers = [re.match(r"layer([1-9][0-9]*)\.", name) for name in P]
+    numbers = [LAYER_PREFIX.match(name) for name in names]
     return max([int(m.group(1)) for m in numbers if m] + [1])
 
 
-def _require(P, names, schema):
-    missing = [name for name in names if name not in P]
+def _require(S, names, schema):
+    missing = [name for name in names if name not in S]
     if missing:
         raise ValueError("params: missing %s parameter(s) %s; received %s"
-                         % (schema.kind, ", ".join(map(repr, missing)), sorted(P)))
+                         % (schema.kind, ", ".join(map(repr, missing)), sorted(S)))
 
 
-def _all_or_none(P, names, what, schema):
+def _all_or_none(S, names, what, schema):
     """True if every name is present, False if none is; otherwise say which are missing."""
-    present = [name for name in names if name in P]
+    present = [name for name in names if name in S]
     if present and len(present) < len(names):
-        missing = [name for name in names if name not in P]
+        missing = [name for name in names if name not in S]
         raise ValueError("params: %s must be all present or all absent in an %s; have %s, "
                          "missing %s" % (what, schema.kind, ", ".join(present), ", ".join(missing)))
     return bool(present)
 
 
-def _infer_sizes(P, schema):
+def _infer_sizes(S, schema):
     """H and the input width from layer 1's gate weights (the shape most of them share, so a
-    single misshapen one is the one named), O from the output weight."""
+    single misshapen one is the one named), O from the output weight. S: name -> shape."""
     first = schema.weights[0]
     if schema.kind == "LSTM":
-        shapes = [P[w].shape for w in schema.weights if w in P]
+        shapes = [S[w] for w in schema.weights if w in S]
         common = max(shapes, key=shapes.count)
-        first = next(w for w in schema.weights if w in P and P[w].shape == common)
-    W = P[first]
+        first = next(w for w in schema.weights if w in S and S[w] == common)
+    shape = S[first]
     lstm = schema.kind == "LSTM"
-    if W.ndim != 2 or W.shape[0] < 1 or W.shape[1] < (W.shape[0] + 1 if lstm else 1):
+    if len(shape) != 2 or shape[0] < 1 or shape[1] < (shape[0] + 1 if lstm else 1):
         raise ValueError("parameter %r: expected a matrix of shape %s with H, I >= 1; "
-                         "received shape %s" % (first, "(H, H+I)" if lstm else "(H, I)", W.shape))
-    H = W.shape[0]
-    n_in = W.shape[1] - H if lstm else W.shape[1]
-    W_out = P[schema.out]
-    if W_out.ndim != 2 or W_out.shape[0] < 1 or W_out.shape[1] != H:
+                         "received shape %s" % (first, "(H, H+I)" if lstm else "(H, I)", shape))
+    H = shape[0]
+    n_in = shape[1] - H if lstm else shape[1]
+    out = S[schema.out]
+    if len(out) != 2 or out[0] < 1 or out[1] != H:
         raise ValueError("parameter %r: expected shape (O, %d) with O >= 1 (H = %d from %r); "
-                         "received shape %s" % (schema.out, H, H, first, W_out.shape))
-    return H, n_in, W_out.shape[0]
+                         "received shape %s" % (schema.out, H, H, first, out))
+    return H, n_in, out[0]
 
 
 def _expected_shapes(schema, L, H, n_in, n_out):
@@ -424,7 +499,7 @@ def _numeric(what, value):
 
 def _sequence(xs, n_in):
     """xs as (T, B, I) float64, and whether it was batched."""
-    xs = _numeric("xs", xs).astype(np.float64)
+    xs = _numeric("xs", xs).astype(np.float64, copy=False)
     if xs.ndim not in (2, 3) or xs.shape[-1] != n_in:
         raise ValueError("xs: expected shape (T, %d) or (T, B, %d) (I = %d from the parameters); "
                          "received shape %s" % (n_in, n_in, n_in, xs.shape))
@@ -441,18 +516,19 @@ def _targets(targets, mask, T, B, n_out, batched):
     raw = _numeric("targets", targets)
     lead = (T, B) if batched else (T,)
     if raw.shape == lead:
-        return _one_hot(raw, M.reshape(lead) > 0, n_out).reshape(T, B, n_out), M
+        counted = None if mask is None else M.reshape(lead) > 0
+        return _one_hot(raw, counted, n_out).reshape(T, B, n_out), M
     if raw.shape == lead + (n_out,):
-        return raw.astype(np.float64).reshape(T, B, n_out), M
+        return raw.astype(np.float64, copy=False).reshape(T, B, n_out), M
     raise ValueError("targets: expected class indices of shape %s or one-hot rows of shape %s "
                      "(T = %d from xs, O = %d from the parameters); received shape %s"
                      % (lead, lead + (n_out,), T, n_out, raw.shape))
 
 
 def _one_hot(indices, counted, n_out):
-    """Rows of the identity. Only the steps that count are checked and used: a masked-out
-    step may hold any placeholder (e.g. −1)."""
-    used = indices[counted]
+    """Rows of the identity. Only the steps that count (all if counted is None) are checked
+    and used: a masked-out step may hold any placeholder (e.g. −1)."""
+    used = indices if counted is None else indices[counted]
     if indices.dtype.kind == "b" or (indices.dtype.kind == "f" and not np.all(used == np.round(used))):
         raise ValueError("targets: class indices must be integers; received dtype %s"
                          % indices.dtype)
@@ -460,7 +536,9 @@ def _one_hot(indices, counted, n_out):
     if bad.size:
         raise ValueError("targets: class index %s out of range [0, %d) (O = %d from the "
                          "parameters)" % (bad.flat[0], n_out, n_out))
-    return np.eye(n_out)[np.where(counted, indices, 0).astype(np.intp)]
+    if counted is not None:
+        indices = np.where(counted, indices, 0)
+    return np.eye(n_out)[indices.astype(np.intp)]
 
 
 def _mask(mask, T, B, batched):

@@ -2,9 +2,10 @@
 time, averaged over the batch), ours against PyTorch's, measured in the same run.
 
 Paths: "autodiff" (our engine: model.loss(...).backward()), "bptt" (our hand-derived BPTT,
-bptt.lstm_gradients), and when torch is installed "torch.nn.LSTM" and "torch LSTMCell loop"
-(a Python loop over nn.LSTMCell, then the output layer), with torch using as many threads
-as numpy's BLAS may (the machine's cores).
+bptt.lstm_gradients), "numpy reference" (benchmarks/numpy_lstm.py, the fastest vectorised
+numpy we could write for this loss: the yardstick for bptt), and when torch is installed
+"torch.nn.LSTM" and "torch LSTMCell loop" (a Python loop over nn.LSTMCell, then the output
+layer), with torch using as many threads as numpy's BLAS may (the machine's cores).
 
     python benchmarks/lstm.py [--workloads tiny,small,...] [--dtypes float64,float32]
                               [--json benchmarks/results/lstm.json] [--quick]
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import numpy_lstm  # noqa: E402
 from tinygrad_lstm import bptt  # noqa: E402
 from tinygrad_lstm.nn import LSTM  # noqa: E402
 
@@ -56,7 +58,10 @@ def our_paths(I, H, B, T, dtype):
     def hand():
         bptt.lstm_gradients(params, xs, ys)
 
-    return {"autodiff": autodiff, "bptt": hand}
+    def reference():
+        numpy_lstm.lstm_gradients(params, xs, ys)
+
+    return {"autodiff": autodiff, "bptt": hand, "numpy reference": reference}
 
 
 def torch_paths(torch, I, H, B, T, dtype):
@@ -139,6 +144,7 @@ def main():
                 row["seconds"][path] = median_time(fn, args.budget)
                 if not args.no_memory and not path.startswith("torch"):
                     row["peak_MB"][path] = peak_bytes(fn) / 2**20
+            row["bptt / numpy reference"] = row["seconds"]["bptt"] / row["seconds"]["numpy reference"]
             results.append(row)
             print(_line(row), flush=True)
     print("\nratios: ours / theirs, under 1 means ours is faster")
@@ -166,7 +172,9 @@ def linearity(budget):
 def _line(row):
     s = row["seconds"]
     text = (f"{row['workload']:<7} {row['dtype']:<8} autodiff {s['autodiff'] * 1e3:9.2f} ms  "
-            f"bptt {s['bptt'] * 1e3:9.2f} ms  autodiff/bptt {s['autodiff'] / s['bptt']:5.2f}")
+            f"bptt {s['bptt'] * 1e3:9.2f} ms  autodiff/bptt {s['autodiff'] / s['bptt']:5.2f}"
+            f"  | numpy reference {s['numpy reference'] * 1e3:9.2f} ms"
+            f"  bptt/reference {row['bptt / numpy reference']:5.2f}")
     if "torch.nn.LSTM" in s:
         text += (f"  | nn.LSTM {s['torch.nn.LSTM'] * 1e3:9.2f} ms  cell loop {s['torch LSTMCell loop'] * 1e3:9.2f} ms"
                  f"  | autodiff/nn.LSTM {s['autodiff'] / s['torch.nn.LSTM']:5.2f}"

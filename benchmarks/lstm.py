@@ -8,7 +8,8 @@ numpy we could write for this loss: the yardstick for bptt), and when torch is i
 layer), with torch using as many threads as numpy's BLAS may (the machine's cores).
 
     python benchmarks/lstm.py [--workloads tiny,small,...] [--dtypes float64,float32]
-                              [--json benchmarks/results/lstm.json] [--quick]
+                              [--json benchmarks/results/lstm.json] [--budget S] [--no-memory]
+                              [--no-linearity] [--system-malloc]
 
 Medians over repeats after one warm-up run; peak memory is measured in a separate run with
 tracemalloc (numpy allocations; torch's are not visible to it, so none is given for torch).
@@ -28,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import numpy_lstm  # noqa: E402
 from tinygrad_lstm import bptt  # noqa: E402
+from tinygrad_lstm.memory import reuse_freed_memory  # noqa: E402
 from tinygrad_lstm.nn import LSTM  # noqa: E402
 
 WORKLOADS = {               # name: (I, H, B, T)
@@ -124,7 +126,12 @@ def main():
     parser.add_argument("--budget", type=float, default=BUDGET, help="seconds of timed runs per path")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--no-linearity", action="store_true", help="skip the T = 2000 vs 4000 check")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc's malloc at its defaults (by default every path, torch's too, "
+                             "runs with tinygrad_lstm.memory.reuse_freed_memory(), as train() does)")
     args = parser.parse_args()
+    tuned = False if args.system_malloc else reuse_freed_memory()
+    print(f"malloc: {'freed memory reused (memory.reuse_freed_memory)' if tuned else 'system defaults'}")
     try:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
@@ -153,7 +160,8 @@ def main():
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"numpy": np.__version__, "torch": torch.__version__ if torch else None,
-                               "cores": os.cpu_count(), "results": results}, indent=2))
+                               "cores": os.cpu_count(), "reuse_freed_memory": tuned, "results": results},
+                              indent=2))
     print(f"wrote {out}")
 
 

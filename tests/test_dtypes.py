@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor
+from tinygrad_lstm import Tensor, affine
 
 
 @pytest.mark.parametrize("data", [[1, 2, 3], np.arange(3, dtype=np.int32), [True, False], 7])
@@ -41,3 +41,12 @@ def test_ndarray_on_the_left_defers_to_the_tensor():
     assert isinstance(y, Tensor)
     y.sum().backward()
     np.testing.assert_allclose(x.grad, np.arange(3.0))
+
+
+def test_affine_promotes_like_the_matmul_and_add_it_stands_for():
+    x = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    W = Tensor(np.ones((3, 4), np.float32))
+    for b, expected in ((np.ones(4, np.float32), np.float32), (np.ones(4), np.float64)):
+        z = affine(x, W, Tensor(b))
+        assert z.dtype == expected == (x.data @ W.data + b).dtype
+        np.testing.assert_array_equal(z.data, np.full((2, 4), 4.0))

@@ -322,20 +322,16 @@ class Products:
 
     def __init__(self, product, dense=None):
         self.xs, self.gs, self.rows, self.dense, self.owned = [], [], 0, dense, False
-        if product.__class__ is Product:
-            self.add(product)
-        else:
-            self.dense = product
+        self.add(product)
 
     def add(self, grad):
+        """Gather a Product, or add a dense array (owned: `dense` is ours to add into)."""
         if grad.__class__ is Product:
             self.xs.append(grad.x)
             self.gs.append(grad.g)
             self.rows += len(grad.x)
             if self.rows >= CHUNK_ROWS:
                 self._multiply_out()
-        elif grad.__class__ is Scatter:
-            self.add(grad.dense())
         elif self.owned:
             self.dense += grad
         else:

@@ -149,7 +149,7 @@ class Affine(MatMul):
             raise ValueError(f"affine: x @ W + b needs x (n,) or (B, n), W (n, m) and b (m,); got "
                              f"shapes {x.shape}, {w.shape} and {b.shape}")
         z = super().forward(x, w)
-        if z.dtype != np.result_type(z, b):    # b promotes the result, as in x @ W + b
+        if b.dtype != z.dtype and np.result_type(z, b) != z.dtype:   # b promotes, as in x @ W + b
             return z + b
         z += b                       # z is the matmul's fresh result: add in place
         return z

@@ -207,17 +207,24 @@ class Function:
     @classmethod
     def apply(cls, *parents, **options):
         # The hot path of every op: kept to plain attribute access, no helper calls.
+        # (A call with **options costs twice one without, so the options are passed only if given.)
         fn = cls()
-        if len(parents) == 1:
-            data = fn.forward(parents[0].data, **options)
-            record = _grad_enabled and parents[0].requires_grad
-        elif len(parents) == 2:
+        n = len(parents)
+        if n == 1:
+            x = parents[0]
+            data = fn.forward(x.data, **options) if options else fn.forward(x.data)
+            record = _grad_enabled and x.requires_grad
+        elif n == 2:
             x, y = parents
-            data = fn.forward(x.data, y.data, **options)
+            data = fn.forward(x.data, y.data, **options) if options else fn.forward(x.data, y.data)
             record = _grad_enabled and (x.requires_grad or y.requires_grad)
+        elif n == 3 and not options:
+            x, y, z = parents
+            data = fn.forward(x.data, y.data, z.data)
+            record = _grad_enabled and (x.requires_grad or y.requires_grad or z.requires_grad)
         else:
             data = fn.forward(*[p.data for p in parents], **options)
-            record = _grad_enabled and any(p.requires_grad for p in parents)
+            record = _grad_enabled and any([p.requires_grad for p in parents])
         if _anomaly:
             _check_forward(cls, parents, data)
         out = _new(Tensor)
@@ -293,7 +300,10 @@ class Scatter:
 
     def dense(self):
         buffer = np.zeros(self.shape, dtype=self.g.dtype)
-        self.add_into(buffer)
+        if self.basic:               # each element picked once: writing g is adding it to zero
+            buffer[self.index] = self.g
+        else:
+            self.add_into(buffer)
         return buffer
 
 

@@ -148,15 +148,23 @@ class Affine(MatMul):
         if w.ndim != 2 or x.ndim not in (1, 2) or b.shape != w.shape[1:]:
             raise ValueError(f"affine: x @ W + b needs x (n,) or (B, n), W (n, m) and b (m,); got "
                              f"shapes {x.shape}, {w.shape} and {b.shape}")
-        z = super().forward(x, w)
+        if x.shape[-1] != w.shape[0]:
+            raise ValueError(f"affine: shapes {x.shape} and {w.shape} do not align: the last dimension "
+                             f"of x must equal the first of W")
+        self.x, self.y = x, w
+        z = x @ w
         if b.dtype != z.dtype and np.result_type(z, b) != z.dtype:   # b promotes, as in x @ W + b
             return z + b
         z += b                       # z is the matmul's fresh result: add in place
         return z
 
     def backward(self, g):
-        dx, dw = super().backward(g)
-        return dx, dw, (g.sum(axis=0) if g.ndim == 2 else g) if self.parents[2].requires_grad else None
+        x, w = self.x, self.y
+        x_in, w_in, b_in = self.parents
+        rows = g if g.ndim == 2 else g[None, :]
+        return (_left_gradient(g, w, x, x_in) if x_in.requires_grad else None,
+                Product(x if x.ndim == 2 else x[None, :], rows) if w_in.requires_grad else None,
+                (rows[0] if len(rows) == 1 else rows.sum(axis=0)) if b_in.requires_grad else None)
 
 
 def affine(x, w, b):
@@ -176,7 +184,9 @@ def _left_gradient(g, y, x, x_in):
     if fn.__class__ is Concat and x.ndim == 2 and fn.axis == 1:
         span = fn.span_needing_grad()
         if span is not None:
-            return Scatter((slice(None), span), g @ y[span].T, x.shape, True)
+            dx = np.zeros(x.shape, dtype=x.dtype)     # the other columns' gradient goes nowhere
+            dx[:, span] = g @ y[span].T
+            return dx
     return unbroadcast(g @ y.T, x)
 
 

@@ -140,12 +140,10 @@ def _check_step(cell, x_t, state, names):
     return x_t, state
 
 
-def _keeper(named, prefix):
-    """Name a step's tensor with the lecture's symbol and record it in `named`."""
-    def keep(name, tensor):
-        named[prefix + name] = tensor.named(name)
-        return tensor
-    return keep
+def _record(named, prefix, tensors):
+    """Record a step's tensors in `named`, under the lecture's symbols they are named with."""
+    for tensor in tensors:
+        named[prefix + tensor.name] = tensor
 
 
 class LSTMCell(Module):
@@ -191,8 +189,7 @@ class LSTMCell(Module):
     def step(self, x_t, state, shared, named):
         HS_prev, CS_prev = state
         P, p, H = self._parameters, self.prefix, self.hidden_size
-        keep = _keeper(named, p)
-        X_t = keep("X_t", ops.concat([HS_prev, x_t], axis=-1))      # [HS_{t−1}; x_t]
+        X_t = ops.concat([HS_prev, x_t], axis=-1).named("X_t")      # [HS_{t−1}; x_t]
         if self.bias:                                                # W_g X_t + b_g for g = f, i, c, o
             gates = ops.affine(X_t, shared["W.T"], shared["b"]).named("W X_t + b")
         else:
@@ -201,16 +198,18 @@ class LSTMCell(Module):
         if self.peephole:                                            # f and i peep at CS_{t−1}
             f_t = f_t.named("W_f X_t") + (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")
             i_t = i_t.named("W_i X_t") + (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")
-        F_t = keep("F_t", keep("f_t", f_t).sigmoid())
-        I_t = keep("I_t", keep("i_t", i_t).sigmoid())
-        C_t = keep("C_t", keep("c_t", c_t).tanh())
+        F_t = f_t.named("f_t").sigmoid().named("F_t")
+        I_t = i_t.named("i_t").sigmoid().named("I_t")
+        C_t = c_t.named("c_t").tanh().named("C_t")
         kept = (CS_prev * F_t).named("CS_{t-1} ⊗ F_t")               # what the forget gate keeps
         written = (I_t * C_t).named("I_t ⊗ C_t")                     # what the input gate writes
-        CS_t = keep("CS_t", kept + written)
+        CS_t = (kept + written).named("CS_t")
         if self.peephole:
             o_t = o_t.named("W_o X_t") + (P[f"{p}p_o"] * CS_t).named("p_o ⊗ CS_t")   # o peeps at the new CS_t
-        O_t = keep("O_t", keep("o_t", o_t).sigmoid())
-        HS_t = keep("HS_t", O_t * keep("tanh(CS_t)", CS_t.tanh()))
+        O_t = o_t.named("o_t").sigmoid().named("O_t")
+        tanh_CS_t = CS_t.tanh().named("tanh(CS_t)")
+        HS_t = (O_t * tanh_CS_t).named("HS_t")
+        _record(named, p, (X_t, f_t, F_t, i_t, I_t, c_t, C_t, CS_t, o_t, O_t, tanh_CS_t, HS_t))
         return HS_t, CS_t
 
 
@@ -242,13 +241,14 @@ class RNNCell(Module):
 
     def step(self, x_t, state, shared, named):
         (HS_prev,) = state
-        keep = _keeper(named, self.prefix)
         if self.bias:
             from_x = ops.affine(x_t, shared["W_xh.T"], self._parameters[f"{self.prefix}b_h"]).named("W_xh x_t + b_h")
         else:
             from_x = (x_t @ shared["W_xh.T"]).named("W_xh x_t")
-        a_t = from_x + (HS_prev @ shared["W_hh.T"]).named("W_hh HS_{t-1}")
-        return (keep("HS_t", keep("a_t", a_t).tanh()),)
+        a_t = (from_x + (HS_prev @ shared["W_hh.T"]).named("W_hh HS_{t-1}")).named("a_t")
+        HS_t = a_t.tanh().named("HS_t")
+        _record(named, self.prefix, (a_t, HS_t))
+        return (HS_t,)
 
 
 @dataclass

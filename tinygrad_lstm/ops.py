@@ -400,7 +400,8 @@ class Concat(Function):
     name = "concat"
 
     def forward(self, *xs, axis=0):
-        _check_axis_type(self.name, axis)
+        if axis.__class__ is not int:
+            _check_axis_type(self.name, axis)
         try:
             out = np.concatenate(xs, axis=axis)
         except (ValueError, TypeError):      # numpy checks the shapes; we explain them
@@ -451,10 +452,12 @@ def _join(op, tensors, axis):
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{op.name}: needs at least one tensor; got an empty sequence")
-    like = next((t for t in tensors if isinstance(t, Tensor)), None)
-    if like is None:
+    for like in tensors:             # the first Tensor gives the constants their dtype
+        if isinstance(like, Tensor):
+            break
+    else:
         raise TypeError(f"{op.name}: needs at least one Tensor among its inputs")
-    return op.apply(*[_lift(t, like) for t in tensors], axis=axis)
+    return op.apply(*[t if t.__class__ is Tensor else _lift(t, like) for t in tensors], axis=axis)
 
 
 class Stack(Function):

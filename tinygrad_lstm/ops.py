@@ -138,10 +138,10 @@ class MatMul(Function):
         return dx, dy
 
 
-class Affine(MatMul):
+class Affine(Function):
     """z = x @ W + b, a layer's W X_t + b as one op (x (n,) or (B, n), W (n, m), b (m,));
     dL/dx = g Wᵀ, dL/dW = xᵀ g, dL/db = Σ_rows g. One node instead of a matmul and an add."""
-    __slots__ = ()
+    __slots__ = ("x", "w")
     name = "affine"
 
     def forward(self, x, w, b):
@@ -151,7 +151,7 @@ class Affine(MatMul):
         if x.shape[-1] != w.shape[0]:
             raise ValueError(f"affine: shapes {x.shape} and {w.shape} do not align: the last dimension "
                              f"of x must equal the first of W")
-        self.x, self.y = x, w
+        self.x, self.w = x, w
         z = x @ w
         if b.dtype != z.dtype and np.result_type(z, b) != z.dtype:   # b promotes, as in x @ W + b
             return z + b
@@ -159,7 +159,7 @@ class Affine(MatMul):
         return z
 
     def backward(self, g):
-        x, w = self.x, self.y
+        x, w = self.x, self.w
         x_in, w_in, b_in = self.parents
         rows = g if g.ndim == 2 else g[None, :]
         return (_left_gradient(g, w, x, x_in) if x_in.requires_grad else None,

@@ -308,7 +308,7 @@ class Scatter:
 
 
 class Product:
-    """A gradient xᵀg, not yet multiplied out (MatMul hands one to its right operand).
+    """A gradient xᵀg, not yet multiplied out (matmul and affine hand one to their weight).
 
     A weight used at every time step receives one per step; Products multiplies them out
     in chunks, Σ_t x_tᵀ g_t = [x_1; …; x_k]ᵀ [g_1; …; g_k], which is far faster than k thin

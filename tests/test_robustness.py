@@ -186,6 +186,10 @@ SWEEP = [
         {k: v for k, v in __import__("tinygrad_lstm.interop", fromlist=["x"]).to_torch_state_dict(LSTM(3, 4, 2)).items()
          if k != "out.bias"}), ValueError, ["missing 'out.bias'"]),
     ("a hand-set grad of the wrong shape", lambda t: _wrong_grad(), ValueError, [".grad was set to (1, 2)", "(3, 2)"]),
+    ("an interior node's data swapped", lambda t: _swapped_data("h"), RuntimeError,
+     ["gradient reaching h", "(2, 3)", "(4,)", ".data replaced"]),
+    ("a leaf's data swapped", lambda t: _swapped_data("w"), RuntimeError,
+     ["gradient reaching w", "(2, 3)", "(4,)", ".data replaced"]),
     ("item assignment", lambda t: Tensor(np.ones(3)).__setitem__(0, 1.0), TypeError, ["item assignment"]),
     ("loss_of without a run", lambda t: LSTM(3, 4, 2).loss_of(None, [0]), TypeError, ["loss_of", "unroll()"]),
     ("compare seed -1", lambda t: gradcheck.compare(lstm, np.ones((2, 3)), [0, 1], seed=-1), ValueError, ["seed", "≥ 0"]),
@@ -216,6 +220,14 @@ def _with_grad(grad):
     w = Tensor(np.ones(3), requires_grad=True)
     w.grad = grad
     return w
+
+
+def _swapped_data(which):
+    w = Tensor(np.ones((2, 3)), requires_grad=True, name="w")
+    h = (w * 2.0).named("h")
+    loss = (h * h).sum()
+    {"w": w, "h": h}[which].data = np.ones(4)      # after the graph was built
+    loss.backward()
 
 
 def _wrong_grad():

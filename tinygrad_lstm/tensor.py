@@ -124,6 +124,10 @@ class Tensor:
                 if _anomaly and not np.all(np.isfinite(g)):
                     raise FloatingPointError(f"detect_anomaly: the gradient gathered for {_describe(node)} from "
                                              f"its matmuls is not finite")
+            if g.shape != node.data.shape:   # only if .data was swapped after the graph was built
+                raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {g.shape}, "
+                                   f"but its data has shape {node.data.shape} now: was its .data replaced "
+                                   f"after the graph was built?")
             fn = node._fn
             if node.grad is None:   # a leaf owns its buffer: optimizers update it in place
                 node.grad = g if fn is not None else np.array(g, dtype=node.data.dtype)
@@ -141,10 +145,6 @@ class Tensor:
             for parent, pg in zip(fn.parents, grads):
                 if pg is None or not parent.requires_grad:
                     continue
-                if pg.shape != parent.data.shape:   # only if an input's .data was swapped after the op
-                    raise RuntimeError(f"backward(): op '{fn.name}' gives a gradient of shape {pg.shape} for "
-                                       f"{_describe(parent)}, whose data has shape {parent.data.shape} now: was "
-                                       f"its .data replaced after the graph was built?")
                 if parent._pending is None and pg.__class__ is np.ndarray:
                     parent._pending = pg              # the common case, inline: a first gradient, kept as is
                 else:

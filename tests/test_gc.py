@@ -6,6 +6,7 @@ import weakref
 
 import numpy as np
 
+from tinygrad_lstm import tensor
 from tinygrad_lstm.nn import LSTM
 
 
@@ -37,12 +38,29 @@ def test_reference_cycles_made_before_are_collected_on_the_way_in():
     class Node:
         pass
     model, xs, ys = prepared(50)
+    gc.collect()                          # so that the cycle below starts in the youngest generation
     a, b = Node(), Node()
     a.other, b.other = b, a
     gone = weakref.ref(a)
     del a, b                              # a cycle: only the collector can free it
     forward_backward(model, xs, ys)
     assert gone() is None
+
+
+def test_cycles_that_live_through_passes_are_freed_by_a_full_collection_in_time(monkeypatch):
+    """What is promoted unscanned is counted, and a full collection runs once enough is:
+    CPython's own trigger for one never counts it, and such cycles would pile up."""
+    class Node:
+        pass
+    monkeypatch.setattr(tensor, "PROMOTED_BEFORE_FULL_COLLECTION", 20_000)
+    model, xs, ys = prepared(50)          # ~2,500 objects promoted a pass: a full collection
+    alive, held = [], None                # every ~8 passes
+    for _ in range(80):
+        held = Node()
+        held.itself = held                # a cycle that lives through one pass
+        alive.append(weakref.ref(held))
+        forward_backward(model, xs, ys)
+    assert sum(ref() is not None for ref in alive) <= 10
 
 
 def test_a_disabled_collector_stays_disabled_and_frozen_objects_stay_frozen():

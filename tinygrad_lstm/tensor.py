@@ -198,7 +198,8 @@ class Function:
     summed back to that input's shape: an array; a Product (a matmul's xᵀg left
     unmultiplied, so a weight used at every step can multiply many of them out at once);
     or a Scatter (a slice's g, written into its input's gradient buffer in place).
-    It must not modify `grad` in place: the same array may be handed to several parents.
+    It must not modify `grad` in place: the same array may be handed to several parents,
+    and a gradient it returns may be a view of `grad` (a slice, or the one row of a batch).
     """
 
     __slots__ = ("parents",)
@@ -257,6 +258,9 @@ def _gather(parent, pg):
     kept and never written into.
     """
     pending, cls = parent._pending, pg.__class__
+    if pending is not None and pending.shape != pg.shape:   # only if .data was swapped between two uses
+        raise RuntimeError(f"backward(): gradients of shapes {pending.shape} and {pg.shape} reach "
+                           f"{_describe(parent)}: was its .data replaced between two uses?")
     if cls is Scatter:
         if parent._owned:            # write the slice straight into our buffer
             pg.add_into(pending)
@@ -328,10 +332,11 @@ CHUNK_ROWS = 512
 
 class Products:
     """The gradient gathered for one node: Products to multiply out, plus a dense part."""
-    __slots__ = ("xs", "gs", "rows", "dense", "owned")
+    __slots__ = ("xs", "gs", "rows", "dense", "owned", "shape")
 
     def __init__(self, product, dense=None):
         self.xs, self.gs, self.rows, self.dense, self.owned = [], [], 0, dense, False
+        self.shape = product.shape
         self.add(product)
 
     def add(self, grad):
@@ -415,12 +420,11 @@ def _gc_paused():
 
     Every allocation nudges the collector to scan the young objects, and a graph is
     thousands of them (an LSTM step makes ~50), yet it has no reference cycles for the
-    collector to find: refcounting frees it. On leaving, what was made is moved to the
-    oldest generation unscanned (freeze then unfreeze: the one way CPython offers), so the
-    collector does not scan the whole graph at its next allocation either (~16 ms for an
-    LSTM unrolled over 2000 steps). So that the young objects made before are not moved
-    along unscanned, they get their young collection on the way in (a few µs). Objects
-    someone else froze are left as they are.
+    collector to find: refcounting frees it. On leaving, what was made is promoted past
+    the young generations unscanned (_promote_unscanned), so the collector does not scan
+    the whole graph at its next allocation either (~16 ms for an LSTM unrolled over 2000
+    steps). The youngest objects made before get their young collection on the way in
+    (a few µs), so they are not promoted along with it.
     """
     was_enabled = gc.isenabled()
     if was_enabled:
@@ -430,10 +434,34 @@ def _gc_paused():
         yield
     finally:
         if was_enabled:
-            if not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
+            _promote_unscanned()
             gc.enable()
+
+
+# Objects promoted unscanned since the last full collection, and how many may be before the
+# next: CPython starts a full collection by counting what its own collections promote, so
+# it would never count these, and a cycle promoted with them (a user's object that lived
+# through a pass) would never be freed. ~1 s of graph building on long sequences: the full
+# collection's cost (tens of ms for a few hundred thousand objects) is then a few percent.
+_promoted = 0
+PROMOTED_BEFORE_FULL_COLLECTION = 1_000_000
+
+
+def _promote_unscanned():
+    """Move every object the collector tracks to its oldest generation without a scan
+    (freeze then unfreeze: the one way CPython offers), and run a full collection once
+    PROMOTED_BEFORE_FULL_COLLECTION objects have been promoted so. Skipped where objects
+    are frozen by someone else (they must stay frozen) or gc.freeze does not exist. Like
+    pausing the collector, this assumes no other thread freezes objects meanwhile."""
+    global _promoted
+    if not hasattr(gc, "freeze") or gc.get_freeze_count():
+        return
+    _promoted += gc.get_count()[0]           # what was made since the collection on the way in
+    gc.freeze()
+    gc.unfreeze()
+    if _promoted > PROMOTED_BEFORE_FULL_COLLECTION:
+        _promoted = 0
+        gc.collect()
 
 
 def topological_order(root, requiring_grad=False):

@@ -64,7 +64,8 @@ for kind, shapes in {"2d@2d": ((3, 4), (4, 5)), "1d@2d": ((4,), (4, 5)), "2d@1d"
     CASES.append(Case(f"matmul-{kind}", lambda a, b: a @ b, lambda a, b: a @ b, shapes,
                       lambda a, b: a @ b))
 
-for kind, shapes in {"2d": ((3, 4), (4, 5), (5,)), "1d": ((4,), (4, 5), (5,))}.items():
+for kind, shapes in {"2d": ((3, 4), (4, 5), (5,)), "1d": ((4,), (4, 5), (5,)),
+                     "one-row": ((1, 4), (4, 5), (5,))}.items():    # db is that row, not a sum
     CASES.append(Case(f"affine-{kind}", affine, lambda x, w, b: x @ w + b, shapes,
                       lambda x, w, b: x @ w + b))
 

@@ -190,6 +190,8 @@ SWEEP = [
      ["gradient reaching h", "(2, 3)", "(4,)", ".data replaced"]),
     ("a leaf's data swapped", lambda t: _swapped_data("w"), RuntimeError,
      ["gradient reaching w", "(2, 3)", "(4,)", ".data replaced"]),
+    ("data swapped between two uses", lambda t: _swapped_between_uses(), RuntimeError,
+     ["gradients of shapes", "(1, 3)", "(2, 3)", "reach w", "replaced between two uses"]),
     ("item assignment", lambda t: Tensor(np.ones(3)).__setitem__(0, 1.0), TypeError, ["item assignment"]),
     ("loss_of without a run", lambda t: LSTM(3, 4, 2).loss_of(None, [0]), TypeError, ["loss_of", "unroll()"]),
     ("compare seed -1", lambda t: gradcheck.compare(lstm, np.ones((2, 3)), [0, 1], seed=-1), ValueError, ["seed", "≥ 0"]),
@@ -228,6 +230,13 @@ def _swapped_data(which):
     loss = (h * h).sum()
     {"w": w, "h": h}[which].data = np.ones(4)      # after the graph was built
     loss.backward()
+
+
+def _swapped_between_uses():
+    w = Tensor(np.ones((1, 3)), requires_grad=True, name="w")
+    first = w * 2.0
+    w.data = np.ones((2, 3))
+    (first.sum() + (w * 3.0).sum()).backward()
 
 
 def _wrong_grad():

@@ -439,10 +439,10 @@ def _gc_paused():
 
 
 # Objects promoted unscanned since the last full collection, and how many may be before the
-# next: CPython starts a full collection by counting what its own collections promote, so
-# it would never count these, and a cycle promoted with them (a user's object that lived
-# through a pass) would never be freed. ~1 s of graph building on long sequences: the full
-# collection's cost (tens of ms for a few hundred thousand objects) is then a few percent.
+# next. CPython decides on a full collection by counting what its own collections promote,
+# so it never counts these; a cycle promoted with them (an object of the user's that lived
+# through a pass) would then never be freed. A million is ~10 passes of a 2000-step LSTM; a
+# full collection of a few hundred thousand objects takes tens of ms, a few percent of that.
 _promoted = 0
 PROMOTED_BEFORE_FULL_COLLECTION = 1_000_000
 

@@ -20,6 +20,11 @@ class Case:
     positive: bool = False             # inputs in [0.5, 2): log, and divisors away from 0
 
 
+def torch_linear(x, w, b=None):
+    import torch.nn.functional as F      # only called when torch is importable
+    return F.linear(x, w, b)
+
+
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
@@ -64,10 +69,14 @@ for kind, shapes in {"2d@2d": ((3, 4), (4, 5)), "1d@2d": ((4,), (4, 5)), "2d@1d"
     CASES.append(Case(f"matmul-{kind}", lambda a, b: a @ b, lambda a, b: a @ b, shapes,
                       lambda a, b: a @ b))
 
-for kind, shapes in {"2d": ((3, 4), (4, 5), (5,)), "1d": ((4,), (4, 5), (5,)),
-                     "one-row": ((1, 4), (4, 5), (5,))}.items():    # db is that row, not a sum
-    CASES.append(Case(f"affine-{kind}", affine, lambda x, w, b: x @ w + b, shapes,
-                      lambda x, w, b: x @ w + b))
+# affine(x, W, b) = x Wᵀ + b with W (out, in): torch.nn.functional.linear
+for kind, shapes in {"2d": ((3, 4), (5, 4), (5,)), "1d": ((4,), (5, 4), (5,)),
+                     "one-row": ((1, 4), (5, 4), (5,))}.items():    # db is that row, not a sum
+    CASES.append(Case(f"affine-{kind}", affine, lambda x, w, b: x @ w.T + b, shapes,
+                      lambda x, w, b: torch_linear(x, w, b)))
+for kind, shapes in {"2d": ((3, 4), (5, 4)), "1d": ((4,), (5, 4))}.items():
+    CASES.append(Case(f"affine-no-bias-{kind}", affine, lambda x, w: x @ w.T, shapes,
+                      lambda x, w: torch_linear(x, w)))
 
 CASES += [
     Case("neg", lambda a: -a, lambda a: -a, ((3, 4),), lambda a: -a),

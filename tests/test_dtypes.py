@@ -45,8 +45,8 @@ def test_ndarray_on_the_left_defers_to_the_tensor():
 
 def test_affine_promotes_like_the_matmul_and_add_it_stands_for():
     x = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
-    W = Tensor(np.ones((3, 4), np.float32))
+    W = Tensor(np.ones((4, 3), np.float32))       # (out, in)
     for b, expected in ((np.ones(4, np.float32), np.float32), (np.ones(4), np.float64)):
         z = affine(x, W, Tensor(b))
-        assert z.dtype == expected == (x.data @ W.data + b).dtype
+        assert z.dtype == expected == (x.data @ W.data.T + b).dtype
         np.testing.assert_array_equal(z.data, np.full((2, 4), 4.0))

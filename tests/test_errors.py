@@ -13,8 +13,11 @@ BAD = [
     ("matmul mismatch", lambda: x34 @ x23, ValueError, ["matmul", "(3, 4)", "(2, 3)"]),
     ("matmul 1-D mismatch", lambda: x4 @ x23, ValueError, ["matmul", "(4,)", "(2, 3)"]),
     ("matmul scalar", lambda: Tensor(2.0) @ x4, ValueError, ["matmul", "at least 1 dimension"]),
-    ("affine bias shape", lambda: affine(x23, x34, x4[:3]), ValueError, ["affine", "(2, 3)", "(3, 4)", "(3,)", "b (m,)"]),
-    ("affine mismatch", lambda: affine(x34, x34, x4), ValueError, ["affine", "(3, 4)", "do not align"]),
+    # affine(x, W, b): W is (out, in), b is (out,)
+    ("affine bias shape", lambda: affine(x23, x34.T, x4[:3]), ValueError, ["affine", "(2, 3)", "(4, 3)", "(3,)", "b (m,)"]),
+    ("affine mismatch", lambda: affine(x23, x34, x4[:3]), ValueError, ["affine", "(2, 3)", "(3, 4)", "do not align"]),
+    ("affine mismatch no bias", lambda: affine(x34, x23), ValueError, ["affine", "(3, 4)", "(2, 3)", "do not align"]),
+    ("affine W not 2-D", lambda: affine(x23, x4), ValueError, ["affine", "W (m, n)", "(4,)"]),
     ("add broadcast", lambda: x23 + x34, ValueError, ["add", "(2, 3)", "(3, 4)", "broadcast"]),
     ("mul broadcast", lambda: x23 * x4, ValueError, ["mul", "(2, 3)", "(4,)"]),
     ("sub broadcast", lambda: x4 - x23, ValueError, ["sub", "(4,)", "(2, 3)"]),

@@ -108,18 +108,15 @@ def test_an_rnn_returns_its_final_hidden_state_alone():
 
 def test_parameters_are_shared_leaves_that_feed_every_step():
     model = LSTM(3, 2, 3, seed=0)
+    params = dict(model.named_parameters())
     run = model.unroll(np.eye(3))
-    gate_weights = {id(_matmul_weight(step)) for step in run.steps}
-    assert len(gate_weights) == 1                # one W_fico.T node, used at t = 1, 2 and 3
-    W_T = _matmul_weight(run.steps[0])
-    assert W_T.name == "W_fico.T" and W_T.parents[0].parents == tuple(
-        dict(model.named_parameters())[f"W_{g}"] for g in "fico")
-
-
-def _matmul_weight(step):
-    gates = step["f_t"].parents[0]             # f_t = (X_t @ W.T + b)[..., 0:H]
-    assert gates.name == "W X_t + b" and gates.op == "affine" and gates.parents[0] is step["X_t"]
-    return gates.parents[1]
+    for step in run.steps:                       # t = 1, 2, 3: the very same leaves, no copies
+        for g in "fico":
+            pre = step[f"{g}_t"]                 # g_t = affine(X_t, W_g, b_g), one node per gate
+            assert pre.op == "affine" and pre.parents[0] is step["X_t"]
+            assert pre.parents[1] is params[f"W_{g}"] and pre.parents[2] is params[f"b_{g}"]
+    for p in params.values():
+        assert p.op == "" and p.parents == () and p.requires_grad
 
 
 @pytest.mark.parametrize("make, options", CONFIGS, ids=IDS)

@@ -64,11 +64,81 @@ def test_op_level_svg_has_a_cluster_per_step_and_a_node_per_tensor(tmp_path):
 
 
 def test_shared_weights_feed_every_step():
-    _, loss = lstm_loss(T=4)
+    model, loss = lstm_loss(T=4)
     source = draw_graph(loss).source
     nodes = dot_nodes(source)
-    [fused] = [i for i, attrs in nodes.items() if 'label="W_fico.T' in attrs]
-    assert len(re.findall(rf'^\s*{fused} -> ', source, flags=re.M)) == 4
+    label = {i: re.match(r'label="([^"]*)"', attrs).group(1) for i, attrs in nodes.items()}
+    for g in "fico":
+        for p in (f"W_{g}", f"b_{g}"):
+            [node] = [i for i, text in label.items() if text.split("\\n")[0] == p]   # drawn once
+            targets = re.findall(rf'^\s*{node} -> (n\d+)', source, flags=re.M)
+            assert len(targets) == 4, p                      # one edge into each of the 4 steps
+            assert {label[t] for t in targets} == {f"{g}_t\\naffine · 4"}, p
+
+
+def _by_name(loss, scope="t=1"):
+    """{name: node} for the nodes of one step (and the parameters, which have no scope)."""
+    found = {}
+    for t in walk(loss):
+        if t.name and t.scope in (scope, None):
+            assert t.name not in found or found[t.name] is t, f"two nodes named {t.name} in {scope}"
+            found[t.name] = t
+    return found
+
+
+def _is_parent(parent, child):
+    return any(p is parent for p in child.parents)
+
+
+def test_one_lstm_step_is_the_lecture_s_graph_node_by_node():
+    model, loss = lstm_loss(T=1)
+    P, nodes = dict(model.named_parameters()), _by_name(loss)
+    assert {"W_f", "F_t", "I_t", "C_t", "O_t", "CS_t", "HS_t"} <= set(nodes)
+    for g, G, act in (("f", "F", "sigmoid"), ("i", "I", "sigmoid"), ("c", "C", "tanh"), ("o", "O", "sigmoid")):
+        pre, gate = nodes[f"{g}_t"], nodes[f"{G}_t"]
+        assert nodes[f"W_{g}"] is P[f"W_{g}"] and nodes[f"W_{g}"].op == ""      # the parameter leaf
+        assert pre.op == "affine" and pre.parents == (nodes["X_t"], P[f"W_{g}"], P[f"b_{g}"])
+        assert gate.op == act and gate.parents == (pre,)                       # F_t = σ(f_t)
+    assert nodes["CS_t"].op == "add" and nodes["CS_t"].parents == (nodes["CS_{t-1} ⊗ F_t"], nodes["I_t ⊗ C_t"])
+    assert _is_parent(nodes["F_t"], nodes["CS_{t-1} ⊗ F_t"]) and _is_parent(nodes["CS_0"], nodes["CS_{t-1} ⊗ F_t"])
+    assert nodes["HS_t"].op == "mul" and nodes["HS_t"].parents == (nodes["O_t"], nodes["tanh(CS_t)"])
+    assert nodes["tanh(CS_t)"].parents == (nodes["CS_t"],)
+    assert nodes["Z_t"].op == "affine" and nodes["Z_t"].parents == (nodes["HS_t"], P["W_y"], P["b_y"])
+
+
+def test_with_peepholes_f_t_adds_the_peephole_to_the_affine():
+    model, loss = lstm_loss(T=1, peephole=True)
+    P, nodes = dict(model.named_parameters()), _by_name(loss)
+    assert {"W_f", "F_t", "I_t", "C_t", "O_t", "CS_t", "HS_t"} <= set(nodes)
+    for g, G, peeps_at in (("f", "F", "CS_0"), ("i", "I", "CS_0"), ("o", "O", "CS_t")):
+        affine = nodes[f"W_{g} X_t + b_{g}"]
+        assert affine.op == "affine" and affine.parents == (nodes["X_t"], P[f"W_{g}"], P[f"b_{g}"])
+        peephole = nodes[f"p_{g} ⊗ {'CS_{t-1}' if peeps_at == 'CS_0' else 'CS_t'}"]
+        assert peephole.op == "mul" and peephole.parents == (P[f"p_{g}"], nodes[peeps_at])
+        pre = nodes[f"{g}_t"]
+        assert pre.op == "add" and pre.parents == (affine, peephole)
+        assert nodes[f"{G}_t"].op == "sigmoid" and nodes[f"{G}_t"].parents == (pre,)
+    assert nodes["c_t"].op == "affine" and _is_parent(P["W_c"], nodes["c_t"])   # no peephole on C_t
+    assert nodes["C_t"].parents == (nodes["c_t"],)
+
+
+def test_a_stacked_layer_s_weights_feed_that_layer_s_gates():
+    model, loss = lstm_loss(T=1, num_layers=2)
+    P, nodes = dict(model.named_parameters()), _by_name(loss, "t=1/layer2")
+    for g in "fico":
+        assert nodes[f"{g}_t"].op == "affine" and nodes[f"{g}_t"].parents[1:] == (P[f"layer2.W_{g}"], P[f"layer2.b_{g}"])
+    assert nodes["F_t"].parents == (nodes["f_t"],) and nodes["F_t"].scope == "t=1/layer2"
+
+
+def test_one_rnn_step_is_the_lecture_s_graph_node_by_node():
+    model, loss = lstm_loss(T=1, make=RNN)
+    P, nodes = dict(model.named_parameters()), _by_name(loss)
+    from_x, from_h = nodes["W_xh x_t + b_h"], nodes["W_hh HS_{t-1}"]
+    assert from_x.op == "affine" and from_x.parents == (nodes["x_t"], P["W_xh"], P["b_h"])
+    assert from_h.op == "affine" and from_h.parents == (nodes["HS_0"], P["W_hh"])
+    assert nodes["a_t"].op == "add" and nodes["a_t"].parents == (from_x, from_h)
+    assert nodes["HS_t"].op == "tanh" and nodes["HS_t"].parents == (nodes["a_t"],)
+    assert nodes["Z_t"].op == "affine" and nodes["Z_t"].parents == (nodes["HS_t"], P["W_hy"], P["b_y"])
 
 
 def test_the_cell_state_highway_is_drawn_bold_from_step_to_step():

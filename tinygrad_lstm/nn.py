@@ -24,7 +24,7 @@ import numpy as np
 
 from . import ops
 from .files import write_atomically
-from .tensor import Tensor, _float_dtype, _gc_paused, no_grad, scope
+from .tensor import Tensor, _float_dtype, no_grad, scope
 
 # b_f starts at 3, so F_t ≈ σ(3) ≈ 0.95: from the first update the cell state is mostly kept
 # (0.95²⁰ ≈ 0.36 of it survives 20 steps, against 0.73²⁰ ≈ 0.002 with the common b_f = 1),
@@ -111,17 +111,8 @@ class Linear(Module):
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features))
 
     def __call__(self, x):
-        return self.apply(x, self.shared()[self.weight_name + ".T"])
-
-    def shared(self):
-        """Wᵀ, made once per sequence and used by every step."""
-        W = self._parameters[self.weight_name]
-        return {W.name + ".T": W.T.named(W.name + ".T")}
-
-    def apply(self, x, weight_T):
-        """x @ Wᵀ (+ b), with Wᵀ made once by the caller: one affine op."""
-        bias = self._parameters.get(self.bias_name)
-        return x @ weight_T if bias is None else ops.affine(x, weight_T, bias)
+        """x Wᵀ + b: one affine op (W x + b for a column x)."""
+        return ops.affine(x, self._parameters[self.weight_name], self._parameters.get(self.bias_name))
 
 
 def _check_step(cell, x_t, state, names):
@@ -173,40 +164,30 @@ class LSTMCell(Module):
     def __call__(self, x_t, state):
         """(HS_t, CS_t) from x_t and state = (HS_{t−1}, CS_{t−1})."""
         x_t, state = _check_step(self, x_t, state, ("HS", "CS"))
-        return self.step(x_t, state, self.shared(), {})
+        return self.step(x_t, state, {})
 
-    def shared(self):
-        """Made once per sequence, used by every step: the fused gate matrix
-        [W_f; W_i; W_c; W_o]ᵀ of shape (H+I, 4H), so one matmul computes all four W_g X_t,
-        and its fused bias."""
-        P, p = self._parameters, self.prefix
-        W = ops.concat([P[f"{p}W_{g}"] for g in self.gates], axis=0).named(f"{p}W_fico")
-        shared = {"W.T": W.T.named(f"{p}W_fico.T")}
-        if self.bias:
-            shared["b"] = ops.concat([P[f"{p}b_{g}"] for g in self.gates]).named(f"{p}b_fico")
-        return shared
-
-    def step(self, x_t, state, shared, named):
+    def step(self, x_t, state, named):
+        """One step of lecture 004's LSTM (docs/math.md §3), each line a node of the graph."""
         HS_prev, CS_prev = state
-        P, p, H = self._parameters, self.prefix, self.hidden_size
-        X_t = ops.concat([HS_prev, x_t], axis=-1).named("X_t")      # [HS_{t−1}; x_t]
-        if self.bias:                                                # W_g X_t + b_g for g = f, i, c, o
-            gates = ops.affine(X_t, shared["W.T"], shared["b"]).named("W X_t + b")
-        else:
-            gates = (X_t @ shared["W.T"]).named("W X_t")
-        f_t, i_t, c_t, o_t = (gates[..., k * H:(k + 1) * H] for k in range(4))
-        if self.peephole:                                            # f and i peep at CS_{t−1}
-            f_t = f_t.named("W_f X_t") + (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")
-            i_t = i_t.named("W_i X_t") + (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")
-        F_t = f_t.named("f_t").sigmoid().named("F_t")
-        I_t = i_t.named("i_t").sigmoid().named("I_t")
-        C_t = c_t.named("c_t").tanh().named("C_t")
-        kept = (CS_prev * F_t).named("CS_{t-1} ⊗ F_t")               # what the forget gate keeps
-        written = (I_t * C_t).named("I_t ⊗ C_t")                     # what the input gate writes
+        P, p = self._parameters, self.prefix
+        X_t = ops.concat([HS_prev, x_t], axis=-1).named("X_t")             # [HS_{t−1}; x_t]
+
+        def pre_activation(g):                                             # W_g X_t + b_g
+            return ops.affine(X_t, P[f"{p}W_{g}"], P.get(f"{p}b_{g}")).named(f"{g}_t")
+
+        f_t, i_t, c_t, o_t = (pre_activation(g) for g in self.gates)
+        if self.peephole:                                                  # f and i peep at CS_{t−1}
+            f_t = (f_t.named("W_f X_t + b_f") + (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")).named("f_t")
+            i_t = (i_t.named("W_i X_t + b_i") + (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")).named("i_t")
+        F_t = f_t.sigmoid().named("F_t")                                   # forget gate
+        I_t = i_t.sigmoid().named("I_t")                                   # input gate
+        C_t = c_t.tanh().named("C_t")                                      # candidate
+        kept = (CS_prev * F_t).named("CS_{t-1} ⊗ F_t")                     # what the forget gate keeps
+        written = (I_t * C_t).named("I_t ⊗ C_t")                           # what the input gate writes
         CS_t = (kept + written).named("CS_t")
-        if self.peephole:
-            o_t = o_t.named("W_o X_t") + (P[f"{p}p_o"] * CS_t).named("p_o ⊗ CS_t")   # o peeps at the new CS_t
-        O_t = o_t.named("o_t").sigmoid().named("O_t")
+        if self.peephole:                                                  # o peeps at the new CS_t
+            o_t = (o_t.named("W_o X_t + b_o") + (P[f"{p}p_o"] * CS_t).named("p_o ⊗ CS_t")).named("o_t")
+        O_t = o_t.sigmoid().named("O_t")                                   # output gate
         tanh_CS_t = CS_t.tanh().named("tanh(CS_t)")
         HS_t = (O_t * tanh_CS_t).named("HS_t")
         _record(named, p, (X_t, f_t, F_t, i_t, I_t, c_t, C_t, CS_t, o_t, O_t, tanh_CS_t, HS_t))
@@ -233,21 +214,17 @@ class RNNCell(Module):
     def __call__(self, x_t, state):
         """(HS_t,) from x_t and state = (HS_{t−1},)."""
         x_t, state = _check_step(self, x_t, state, ("HS",))
-        return self.step(x_t, state, self.shared(), {})
+        return self.step(x_t, state, {})
 
-    def shared(self):
-        P, p = self._parameters, self.prefix
-        return {"W_xh.T": P[f"{p}W_xh"].T.named(f"{p}W_xh.T"), "W_hh.T": P[f"{p}W_hh"].T.named(f"{p}W_hh.T")}
-
-    def step(self, x_t, state, shared, named):
+    def step(self, x_t, state, named):
+        """h_t = tanh(W_xh x_t + W_hh h_{t−1} + b_h) (docs/math.md §2)."""
         (HS_prev,) = state
-        if self.bias:
-            from_x = ops.affine(x_t, shared["W_xh.T"], self._parameters[f"{self.prefix}b_h"]).named("W_xh x_t + b_h")
-        else:
-            from_x = (x_t @ shared["W_xh.T"]).named("W_xh x_t")
-        a_t = (from_x + (HS_prev @ shared["W_hh.T"]).named("W_hh HS_{t-1}")).named("a_t")
+        P, p = self._parameters, self.prefix
+        from_x = ops.affine(x_t, P[f"{p}W_xh"], P.get(f"{p}b_h")).named("W_xh x_t + b_h")
+        from_h = ops.affine(HS_prev, P[f"{p}W_hh"]).named("W_hh HS_{t-1}")
+        a_t = (from_x + from_h).named("a_t")
         HS_t = a_t.tanh().named("HS_t")
-        _record(named, self.prefix, (a_t, HS_t))
+        _record(named, p, (a_t, HS_t))
         return (HS_t,)
 
 
@@ -306,10 +283,18 @@ class _Recurrent(Module):
         if not isinstance(run, Unrolled):
             raise TypeError(f"loss_of: expected what unroll() returns; got {type(run).__name__}")
         logits = run.logits
-        losses = ops.cross_entropy(logits, self._check_targets(targets, logits.shape), reduction="none")
+        targets = ops.target_distribution(logits.data, self._check_targets(targets, logits.shape))
+        mask = None if mask is None else Tensor(self._check_mask(mask, logits.shape[:-1]), dtype=self.dtype)
+        return self.loss_from_logits(logits, Tensor(targets, name="y"), mask, logits.shape[1] if logits.ndim == 3 else 1)
+
+    @staticmethod
+    def loss_from_logits(logits, Y, mask, batch):
+        """E = Σ_t E_t over the steps where mask is 1, / batch, with E_t the cross-entropy of
+        the logits Z_t against the one-hot (or probability) targets Y. The compiled path
+        calls it too, on all steps at once."""
+        losses = ops.CrossEntropy.apply(logits, Y).named("E_t")
         if mask is not None:
-            losses = losses * self._check_mask(mask, losses.shape)
-        batch = logits.shape[1] if logits.ndim == 3 else 1
+            losses = losses * mask
         return (losses.sum() / batch).named("E")
 
     def predict(self, xs, h0=None, c0=None):
@@ -317,12 +302,14 @@ class _Recurrent(Module):
         with no_grad():
             return self(xs, h0, c0)[0].data.argmax(axis=-1)
 
+    def compile(self):
+        """The compiled path for this model: `compiled.loss_and_grad(xs, targets, ...)` gives
+        what `loss(...).backward()` gives, from a program traced once (compiled.py)."""
+        from .compiled import CompiledModel
+        return CompiledModel(self)
+
     def unroll(self, xs, h0=None, c0=None):
         """Run the sequence step by step, keeping every step's named tensors."""
-        with _gc_paused():
-            return self._unroll(xs, h0, c0)
-
-    def _unroll(self, xs, h0, c0):
         xs = self._check_input(xs)
         batch_shape = xs.shape[1:-1]
         states = {"HS": self._check_state("h0", h0, batch_shape)}
@@ -332,27 +319,31 @@ class _Recurrent(Module):
             raise ValueError(f"{type(self).__name__} has no cell state: c0 must be None")
         initial = {f"{k}_0": v for k, v in states.items()}
         layers = [self._split_layers(v) for v in states.values()]
-        shared = [cell.shared() for cell in self.cells]
-        W_y_T = self.output.shared()[self.output.weight_name + ".T"]
         steps, outputs = [], []
         for t in range(xs.shape[0]):
             named = {}
             with scope(f"t={t + 1}"):
                 # x_t: a slice node when xs needs a gradient, else a constant leaf (one op fewer)
-                below = xs[t] if xs.requires_grad else Tensor(xs.data[t])
-                below.named("x_t")
-                for k, cell in enumerate(self.cells):
-                    with scope(f"layer{k + 1}") if self.num_layers > 1 else nullcontext():
-                        new = cell.step(below, [state[k] for state in layers], shared[k], named)
-                    for state, value in zip(layers, new):
-                        state[k] = value
-                    below = new[0]
-                named["Z_t"] = self.output.apply(below, W_y_T).named("Z_t")
+                x_t = (xs[t] if xs.requires_grad else Tensor(xs.data[t])).named("x_t")
+                HS_t = self.step(x_t, layers, named)
+                named["Z_t"] = self.output(HS_t).named("Z_t")
             outputs.append(named["Z_t"])
             steps.append(named)
         final = {name: state[0] if self.num_layers == 1 else ops.stack(state)
                  for name, state in zip(self.state_names, layers)}
         return Unrolled(ops.stack(outputs).named("Z"), steps, initial, final)
+
+    def step(self, x_t, layers, named):
+        """One time step up through the stack. layers[s][k] is state s (HS, then CS) of layer
+        k; it is replaced by the new state. Returns the top layer's HS_t."""
+        below = x_t
+        for k, cell in enumerate(self.cells):
+            with scope(f"layer{k + 1}") if self.num_layers > 1 else nullcontext():
+                new = cell.step(below, [state[k] for state in layers], named)
+            for state, value in zip(layers, new):
+                state[k] = value
+            below = new[0]
+        return below
 
     # --- saving and loading ---------------------------------------------------------
     def config(self):

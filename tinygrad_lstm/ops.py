@@ -1,13 +1,16 @@
 """The differentiable ops: one small class each, forward and backward side by side.
 
-forward gets numpy arrays and keeps (in __slots__) only what backward needs; backward gets
-dL/d(output) and returns dL/d(input) for each input, summed back to that input's shape.
+Each rule is a plain function of numpy arrays (see Function in tensor.py): forward gets the
+inputs, backward gets g = dL/d(output), the output and the inputs, and returns dL/d(input)
+for each input, summed back to that input's shape. The rules use numpy and nothing else
+and never write into their arguments, so the compiled path can run them on symbolic arrays
+to write its program (compiled.py).
 """
 import math
 
 import numpy as np
 
-from .tensor import Function, Product, Scatter, Tensor, _lift
+from .tensor import Function, Tensor, _lift
 
 
 def unbroadcast(grad, like):
@@ -18,249 +21,199 @@ def unbroadcast(grad, like):
     if grad.shape != like.shape:
         extra = grad.ndim - like.ndim
         stretched = tuple(i + extra for i, n in enumerate(like.shape) if n == 1 and grad.shape[i + extra] != 1)
-        grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
-        grad = grad.reshape(like.shape)
+        grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(like.shape)
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
 
-def _broadcast_error(name, x, y):
-    return ValueError(f"{name}: shapes {x.shape} and {y.shape} cannot be broadcast together "
-                      f"(numpy rules: trailing dimensions must be equal or 1)")
+def _broadcast(name, op, x, y):
+    try:
+        return op(x, y)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {x.shape} and {y.shape} cannot be broadcast together "
+                         f"(numpy rules: trailing dimensions must be equal or 1)") from None
 
 
 # --- element-wise binary ops ---------------------------------------------------------
 
 class Add(Function):
     """z = x + y;  dz/dx = 1, dz/dy = 1."""
-    __slots__ = ("x", "y")
     name = "add"
 
-    def forward(self, x, y):
-        self.x, self.y = x, y
-        try:
-            return x + y
-        except ValueError:
-            raise _broadcast_error(self.name, x, y) from None
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("add", np.add, x, y)
 
-    def backward(self, g):
-        return unbroadcast(g, self.x), unbroadcast(g, self.y)
+    @staticmethod
+    def backward(g, z, x, y):
+        return unbroadcast(g, x), unbroadcast(g, y)
 
 
 class Sub(Function):
     """z = x − y;  dz/dx = 1, dz/dy = −1."""
-    __slots__ = ("x", "y")
     name = "sub"
 
-    def forward(self, x, y):
-        self.x, self.y = x, y
-        try:
-            return x - y
-        except ValueError:
-            raise _broadcast_error(self.name, x, y) from None
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("sub", np.subtract, x, y)
 
-    def backward(self, g):
-        return unbroadcast(g, self.x), unbroadcast(-g, self.y)
+    @staticmethod
+    def backward(g, z, x, y):
+        return unbroadcast(g, x), unbroadcast(-g, y)
 
 
 class Mul(Function):
     """z = x ⊗ y;  dz/dx = y, dz/dy = x."""
-    __slots__ = ("x", "y")
     name = "mul"
 
-    def forward(self, x, y):
-        self.x, self.y = x, y
-        try:
-            return x * y
-        except ValueError:
-            raise _broadcast_error(self.name, x, y) from None
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("mul", np.multiply, x, y)
 
-    def backward(self, g):
-        x_in, y_in = self.parents
-        return (unbroadcast(g * self.y, self.x) if x_in.requires_grad else None,
-                unbroadcast(g * self.x, self.y) if y_in.requires_grad else None)
+    @staticmethod
+    def backward(g, z, x, y):
+        return unbroadcast(g * y, x), unbroadcast(g * x, y)
 
 
 class Div(Function):
     """z = x / y;  dz/dx = 1/y, dz/dy = −x/y² = −z/y."""
-    __slots__ = ("x", "y", "z")
     name = "div"
 
-    def forward(self, x, y):
-        self.x, self.y = x, y
-        try:
-            self.z = x / y
-        except ValueError:
-            raise _broadcast_error(self.name, x, y) from None
-        return self.z
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("div", np.divide, x, y)
 
-    def backward(self, g):
-        g_over_y = g / self.y
-        return unbroadcast(g_over_y, self.x), unbroadcast(-g_over_y * self.z, self.y)
+    @staticmethod
+    def backward(g, z, x, y):
+        g_over_y = g / y
+        return unbroadcast(g_over_y, x), unbroadcast(-g_over_y * z, y)
 
 
 class MatMul(Function):
     """z = x @ y;  dL/dx = g @ yᵀ, dL/dy = xᵀ @ g (numpy's rules for 1-D operands)."""
-    __slots__ = ("x", "y")
     name = "matmul"
 
-    def forward(self, x, y):
+    @staticmethod
+    def forward(x, y):
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError(f"{self.name}: operands need at least 1 dimension; got shapes {x.shape} "
+            raise ValueError(f"matmul: operands need at least 1 dimension; got shapes {x.shape} "
                              f"and {y.shape} (use * to scale by a scalar)")
         if x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
-            raise ValueError(f"{self.name}: shapes {x.shape} and {y.shape} do not align: the last "
+            raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align: the last "
                              f"dimension of the first must equal the "
                              f"{'second-to-last' if y.ndim > 1 else 'only'} dimension of the second")
-        self.x, self.y = x, y
-        try:
-            return x @ y
-        except ValueError:   # batch dimensions that do not broadcast
-            raise _broadcast_error(self.name, x, y) from None
+        return _broadcast("matmul", np.matmul, x, y)     # batch dimensions must broadcast
 
-    def backward(self, g):
-        x, y = self.x, self.y
-        x_in, y_in = self.parents[0], self.parents[1]
-        if y.ndim == 2 and x.ndim <= 2:   # the common case, without the general reshaping
-            dx = _left_gradient(g, y, x, x_in) if x_in.requires_grad else None
-            if not y_in.requires_grad:
-                return dx, None
-            # dL/dy = xᵀg handed over unmultiplied: a weight used at every step gathers the
-            # factors of many steps and multiplies them out together (Products, in tensor.py).
-            return dx, Product(x if x.ndim == 2 else x[None, :], g if g.ndim == 2 else g[None, :])
-        # A 1-D x acts as a row (1, n) and a 1-D y as a column (n, 1), whose extra axis
-        # the product dropped; put those axes back into g, then use the 2-D formulas.
+    @staticmethod
+    def backward(g, z, x, y):
+        # A 1-D x acts as a row (1, n) and a 1-D y as a column (n, 1), whose extra axis the
+        # product dropped; put those axes back into g, then use the 2-D formulas.
+        x2, y2 = x, y
         if y.ndim == 1:
-            g, y = g[..., None], y[:, None]
+            g, y2 = g[..., None], y[:, None]
         if x.ndim == 1:
-            g, x = np.expand_dims(g, -2), x[None, :]
-        dx = unbroadcast(g @ np.swapaxes(y, -1, -2), x).reshape(self.x.shape) if x_in.requires_grad else None
-        dy = unbroadcast(np.swapaxes(x, -1, -2) @ g, y).reshape(self.y.shape) if y_in.requires_grad else None
+            g, x2 = g[..., None, :], x[None, :]
+        dx = unbroadcast(g @ y2.swapaxes(-1, -2), x2).reshape(x.shape)
+        dy = unbroadcast(x2.swapaxes(-1, -2) @ g, y2).reshape(y.shape)
         return dx, dy
 
 
 class Affine(Function):
-    """z = x @ W + b, a layer's W X_t + b as one op (x (n,) or (B, n), W (n, m), b (m,));
-    dL/dx = g Wᵀ, dL/dW = xᵀ g, dL/db = Σ_rows g. One node instead of a matmul and an add."""
-    __slots__ = ("x", "w")
+    """z = x Wᵀ + b: the lecture's W X_t + b for a row (or batch of rows) x, as one op.
+
+    x (n,) or (B, n), W (m, n), b (m,) or absent;  dL/dx = g W, dL/dW = gᵀ x, dL/db = Σ_rows g.
+    """
     name = "affine"
 
-    def forward(self, x, w, b):
-        if w.ndim != 2 or x.ndim not in (1, 2) or b.shape != w.shape[1:]:
-            raise ValueError(f"affine: x @ W + b needs x (n,) or (B, n), W (n, m) and b (m,); got "
-                             f"shapes {x.shape}, {w.shape} and {b.shape}")
-        if x.shape[-1] != w.shape[0]:
+    @staticmethod
+    def forward(x, w, b=None):
+        if w.ndim != 2 or x.ndim not in (1, 2) or (b is not None and b.shape != w.shape[:1]):
+            raise ValueError(f"affine: W x + b needs x (n,) or (B, n), W (m, n) and b (m,); got "
+                             f"shapes {x.shape}, {w.shape}" + (f" and {b.shape}" if b is not None else ""))
+        if x.shape[-1] != w.shape[1]:
             raise ValueError(f"affine: shapes {x.shape} and {w.shape} do not align: the last dimension "
-                             f"of x must equal the first of W")
-        self.x, self.w = x, w
-        z = x @ w
-        if b.dtype != z.dtype and np.result_type(z, b) != z.dtype:   # b promotes, as in x @ W + b
-            return z + b
-        z += b                       # z is the matmul's fresh result: add in place
-        return z
+                             f"of x must equal the second of W")
+        z = x @ w.T
+        return z if b is None else z + b
 
-    def backward(self, g):
-        x, w = self.x, self.w
-        x_in, w_in, b_in = self.parents
-        rows = g if g.ndim == 2 else g[None, :]
-        return (_left_gradient(g, w, x, x_in) if x_in.requires_grad else None,
-                Product(x if x.ndim == 2 else x[None, :], rows) if w_in.requires_grad else None,
-                (rows[0] if len(rows) == 1 else rows.sum(axis=0)) if b_in.requires_grad else None)
+    @staticmethod
+    def backward(g, z, x, w, b=None):
+        rows, x_rows = (g, x) if g.ndim == 2 else (g[None, :], x[None, :])   # one row: (1, m), (1, n)
+        grads = (g @ w, rows.T @ x_rows)
+        return grads if b is None else grads + (rows.sum(axis=0),)
 
 
-def affine(x, w, b):
-    """x @ w + b as one op (a Linear layer, or an LSTM's fused gates W X_t + b)."""
+def affine(x, w, b=None):
+    """x Wᵀ + b as one op, W of shape (out, in): a Linear layer, or an LSTM gate's W_f X_t + b_f."""
     if not isinstance(x, Tensor):
         raise TypeError(f"affine: x must be a Tensor; got {type(x).__name__}")
-    return Affine.apply(x, _lift(w, x), _lift(b, x))
-
-
-def _left_gradient(g, y, x, x_in):
-    """dL/dx = g @ yᵀ, computing only the columns some input of x needs.
-
-    An LSTM step's X_t = [HS_{t−1}; x_t] is a concat, and when x_t is data its columns'
-    gradient goes nowhere: skipping them saves a third of this product for I = H/2.
-    """
-    fn = x_in._fn
-    if fn.__class__ is Concat and x.ndim == 2 and fn.axis == 1:
-        span = fn.span_needing_grad()
-        if span is not None:
-            dx = np.zeros(x.shape, dtype=x.dtype)     # the other columns' gradient goes nowhere
-            dx[:, span] = g @ y[span].T
-            return dx
-    return unbroadcast(g @ y.T, x)
+    return Affine.apply(x, _lift(w, x)) if b is None else Affine.apply(x, _lift(w, x), _lift(b, x))
 
 
 # --- element-wise unary ops ----------------------------------------------------------
 
 class Neg(Function):
     """z = −x;  dz/dx = −1."""
-    __slots__ = ()
     name = "neg"
 
-    def forward(self, x):
+    @staticmethod
+    def forward(x):
         return -x
 
-    def backward(self, g):
+    @staticmethod
+    def backward(g, z, x):
         return (-g,)
 
 
 class Sigmoid(Function):
     """z = σ(x) = 1/(1+e^−x);  dz/dx = z(1 − z)."""
-    __slots__ = ("z",)
     name = "sigmoid"
 
-    def forward(self, x):
-        # σ(x) = ½ + ½·tanh(x/2): the same function, without exp's overflow for x < −709.
-        z = np.multiply(x, 0.5)
-        np.tanh(z, out=z)
-        z *= 0.5
-        z += 0.5
-        self.z = z
-        return z
+    @staticmethod
+    def forward(x):
+        return np.tanh(x * 0.5) * 0.5 + 0.5    # = σ(x), without exp's overflow for x < −709
 
-    def backward(self, g):
-        z = self.z
+    @staticmethod
+    def backward(g, z, x):
         return (g * z * (1 - z),)
 
 
 class Tanh(Function):
     """z = tanh(x);  dz/dx = 1 − z²."""
-    __slots__ = ("z",)
     name = "tanh"
 
-    def forward(self, x):
-        self.z = np.tanh(x)
-        return self.z
+    @staticmethod
+    def forward(x):
+        return np.tanh(x)
 
-    def backward(self, g):
-        z = self.z
+    @staticmethod
+    def backward(g, z, x):
         return (g * (1 - z * z),)
 
 
 class Exp(Function):
     """z = eˣ;  dz/dx = z."""
-    __slots__ = ("z",)
     name = "exp"
 
-    def forward(self, x):
-        self.z = np.exp(x)
-        return self.z
+    @staticmethod
+    def forward(x):
+        return np.exp(x)
 
-    def backward(self, g):
-        return (g * self.z,)
+    @staticmethod
+    def backward(g, z, x):
+        return (g * z,)
 
 
 class Log(Function):
     """z = ln x;  dz/dx = 1/x."""
-    __slots__ = ("x",)
     name = "log"
 
-    def forward(self, x):
-        self.x = x
+    @staticmethod
+    def forward(x):
         return np.log(x)
 
-    def backward(self, g):
-        return (g / self.x,)
+    @staticmethod
+    def backward(g, z, x):
+        return (g / x,)
 
 
 # --- reductions ----------------------------------------------------------------------
@@ -291,46 +244,50 @@ def _axes(name, axis, ndim):
 
 class Sum(Function):
     """z = Σ x over `axis`;  dz/dx = 1, so g is copied back along the summed axes."""
-    __slots__ = ("shape", "kept")
     name = "sum"
 
-    def forward(self, x, axis=None, keepdims=False):
+    @staticmethod
+    def forward(x, axis=None, keepdims=False):
         if keepdims is not True and keepdims is not False:
-            raise TypeError(f"{self.name}: keepdims must be True or False; got {keepdims!r}")
-        axes = _axes(self.name, axis, x.ndim)
-        self.shape = x.shape
-        self.kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))   # keepdims shape
-        return x.sum(axis=axes, keepdims=keepdims)
+            raise TypeError(f"sum: keepdims must be True or False; got {keepdims!r}")
+        return x.sum(axis=_axes("sum", axis, x.ndim), keepdims=keepdims)
 
-    def backward(self, g):
-        grad = np.empty(self.shape, dtype=g.dtype)
-        grad[...] = g.reshape(self.kept)     # broadcast along the summed axes
-        return (grad,)
+    @staticmethod
+    def backward(g, z, x, axis=None, keepdims=False):
+        return (np.broadcast_to(g.reshape(_kept_shape(x, axis)), x.shape),)
 
 
-class Mean(Sum):
+def _kept_shape(x, axis):
+    """The shape of a sum over `axis` with keepdims: x's shape with 1 on the summed axes."""
+    axes = _axes("sum", axis, x.ndim)
+    return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+
+
+class Mean(Function):
     """z = (1/n) Σ x over `axis` (n elements per output);  dz/dx = 1/n."""
-    __slots__ = ("n",)
     name = "mean"
 
-    def forward(self, x, axis=None, keepdims=False):
-        total = super().forward(x, axis, keepdims)
-        self.n = x.size // max(1, math.prod(self.kept))
-        return total / self.n if self.n else total * np.nan   # the mean of nothing is NaN
+    @staticmethod
+    def forward(x, axis=None, keepdims=False):
+        _axes("mean", axis, x.ndim)                     # so a bad axis is reported as mean's
+        n = x.size // max(1, math.prod(_kept_shape(x, axis)))
+        total = Sum.forward(x, axis, keepdims)
+        return total / n if n else total * np.nan       # the mean of nothing is NaN
 
-    def backward(self, g):
-        return super().backward(g / self.n)
+    @staticmethod
+    def backward(g, z, x, axis=None, keepdims=False):
+        n = x.size // max(1, math.prod(_kept_shape(x, axis)))
+        return Sum.backward(g / n, z, x, axis, keepdims)
 
 
 # --- shape ops -----------------------------------------------------------------------
 
 class Reshape(Function):
     """z = x viewed with a new shape;  the gradient is g viewed with x's shape."""
-    __slots__ = ("shape",)
     name = "reshape"
 
-    def forward(self, x, shape):
-        self.shape = x.shape
+    @staticmethod
+    def forward(x, shape):
         if shape is None or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
                                     for n in (shape if isinstance(shape, tuple) else (shape,))):
             raise TypeError(f"reshape: the new shape must be ints; got {shape!r}")
@@ -340,26 +297,27 @@ class Reshape(Function):
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
                              f"elements) into {shape!r}") from None
 
-    def backward(self, g):
-        return (g.reshape(self.shape),)
+    @staticmethod
+    def backward(g, z, x, shape):
+        return (g.reshape(x.shape),)
 
 
 class Transpose(Function):
     """z = x with its axes permuted (reversed by default);  the gradient is g permuted back."""
-    __slots__ = ("axes",)
     name = "transpose"
 
-    def forward(self, x, axes=None):
-        if axes is not None and (len(axes) != x.ndim or _axes(self.name, axes, x.ndim) != tuple(range(x.ndim))):
+    @staticmethod
+    def forward(x, axes=None):
+        if axes is not None and (len(axes) != x.ndim or _axes("transpose", axes, x.ndim) != tuple(range(x.ndim))):
             raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
                              f"{x.ndim} axes of a tensor of shape {x.shape}")
-        self.axes = None if axes is None else tuple(a % x.ndim for a in axes)
-        return x.transpose(self.axes)
+        return x.transpose(None if axes is None else tuple(a % x.ndim for a in axes))
 
-    def backward(self, g):
-        if self.axes is None:                # reversing the axes is its own inverse
+    @staticmethod
+    def backward(g, z, x, axes=None):
+        if axes is None:                     # reversing the axes is its own inverse
             return (g.transpose(),)
-        inverse = sorted(range(len(self.axes)), key=self.axes.__getitem__)
+        inverse = sorted(range(x.ndim), key=lambda k: axes[k] % x.ndim)
         return (g.transpose(inverse),)
 
 
@@ -374,61 +332,52 @@ def _is_basic(index):
 
 class GetItem(Function):
     """z = x[index];  the gradient is g at `index` and zero elsewhere (repeats add up)."""
-    __slots__ = ("shape", "index", "basic")
     name = "getitem"
 
-    def forward(self, x, index):
-        self.shape, self.index, self.basic = x.shape, index, _is_basic(index)
-        if not self.basic and any(isinstance(i, Tensor) for i in (index if index.__class__ is tuple else (index,))):
+    @staticmethod
+    def forward(x, index):
+        if not _is_basic(index) and any(isinstance(i, Tensor) for i in (index if index.__class__ is tuple else (index,))):
             raise TypeError("index a Tensor with ints, slices or integer numpy arrays, not with a "
                             "Tensor (a Tensor holds floats); use t[idx.numpy().astype(int)]")
         try:
-            out = x[index]
+            return x[index]
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor of shape {x.shape}, index {index!r})") from None
         except (TypeError, ValueError) as e:
             raise type(e)(f"getitem: cannot index a tensor of shape {x.shape} with {index!r}: {e}") from None
-        return out
 
-    def backward(self, g):
-        return (Scatter(self.index, g, self.shape, self.basic),)
+    @staticmethod
+    def backward(g, z, x, index):
+        grad = np.zeros_like(x)
+        if _is_basic(index):                 # each element picked once: write g there
+            grad[index] = g
+        else:                                # fancy indexing may pick an element twice: add each
+            np.add.at(grad, index, g)
+        return (grad,)
 
 
 class Concat(Function):
     """z = [x₁; x₂; …] along `axis`;  each input's gradient is its slice of g."""
-    __slots__ = ("axis", "ends")
     name = "concat"
 
-    def forward(self, *xs, axis=0):
+    @staticmethod
+    def forward(*xs, axis=0):
         if axis.__class__ is not int:
-            _check_axis_type(self.name, axis)
+            _check_axis_type("concat", axis)
         try:
-            out = np.concatenate(xs, axis=axis)
+            return np.concatenate(xs, axis=axis)
         except (ValueError, TypeError):      # numpy checks the shapes; we explain them
             raise ValueError(f"concat: shapes {', '.join(str(x.shape) for x in xs)} cannot be "
                              f"joined along axis {axis!r}: all need the same number of dimensions "
                              f"(at least 1), the axis must exist, and the sizes must be equal "
                              f"except on that axis") from None
-        self.axis = axis % out.ndim
-        self.ends, end = [], 0
+
+    @staticmethod
+    def backward(g, z, *xs, axis=0):
+        before = (slice(None),) * (axis % g.ndim)
+        grads, start = [], 0
         for x in xs:
-            end += x.shape[self.axis]
-            self.ends.append(end)
-        return out
-
-    def span_needing_grad(self):
-        """The slice along `axis` from the first to the last input that needs a gradient,
-        or None when that is all of them."""
-        needs = [p.requires_grad for p in self.parents]
-        first, last = needs.index(True), len(needs) - 1 - needs[::-1].index(True)
-        if first == 0 and last == len(needs) - 1:
-            return None
-        return slice(self.ends[first - 1] if first else 0, self.ends[last])
-
-    def backward(self, g):
-        before = (slice(None),) * self.axis
-        start, grads = 0, []
-        for end in self.ends:
+            end = start + x.shape[axis]
             grads.append(g[before + (slice(start, end),)])
             start = end
         return tuple(grads)
@@ -452,33 +401,30 @@ def _join(op, tensors, axis):
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{op.name}: needs at least one tensor; got an empty sequence")
-    for like in tensors:             # the first Tensor gives the constants their dtype
-        if isinstance(like, Tensor):
-            break
-    else:
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)   # gives the constants their dtype
+    if like is None:
         raise TypeError(f"{op.name}: needs at least one Tensor among its inputs")
-    return op.apply(*[t if t.__class__ is Tensor else _lift(t, like) for t in tensors], axis=axis)
+    return op.apply(*[_lift(t, like) for t in tensors], axis=axis)
 
 
 class Stack(Function):
     """z = [x₁, x₂, …] along a new `axis`;  each input's gradient is g indexed at its position."""
-    __slots__ = ("axis",)
     name = "stack"
 
-    def forward(self, *xs, axis=0):
-        _check_axis_type(self.name, axis)
+    @staticmethod
+    def forward(*xs, axis=0):
+        _check_axis_type("stack", axis)
         try:
-            out = np.stack(xs, axis=axis)
+            return np.stack(xs, axis=axis)
         except (ValueError, TypeError):
             raise ValueError(f"stack: shapes {', '.join(str(x.shape) for x in xs)} cannot be "
                              f"stacked along axis {axis!r}: all must have the same shape, and the "
                              f"new axis must be within 0..{xs[0].ndim} (or negative)") from None
-        self.axis = axis % out.ndim
-        return out
 
-    def backward(self, g):
-        before = (slice(None),) * self.axis
-        return tuple(g[before + (i,)] for i in range(g.shape[self.axis]))
+    @staticmethod
+    def backward(g, z, *xs, axis=0):
+        before = (slice(None),) * (axis % g.ndim)
+        return tuple(g[before + (i,)] for i in range(len(xs)))
 
 
 def stack(tensors, axis=0):
@@ -503,49 +449,44 @@ def _classes(name, x, axis):
 
 class Softmax(Function):
     """s = eˣ / Σ eˣ along `axis`;  dL/dx = s ⊗ (g − Σ g⊗s)."""
-    __slots__ = ("s", "axis")
     name = "softmax"
 
-    def forward(self, x, axis=-1):
-        self.axis = _classes(self.name, x, axis)
-        e = np.exp(x - x.max(axis=self.axis, keepdims=True))   # shifted: exp cannot overflow
-        e /= e.sum(axis=self.axis, keepdims=True)
-        self.s = e
-        return e
+    @staticmethod
+    def forward(x, axis=-1):
+        return np.exp(_log_softmax(x, _classes("softmax", x, axis)))
 
-    def backward(self, g):
-        s = self.s
-        return (s * (g - (g * s).sum(axis=self.axis, keepdims=True)),)
+    @staticmethod
+    def backward(g, s, x, axis=-1):
+        return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
 
 
 class LogSoftmax(Function):
     """z = x − log Σ eˣ along `axis`;  dL/dx = g − softmax(x) ⊗ Σ g."""
-    __slots__ = ("z", "axis")
     name = "log_softmax"
 
-    def forward(self, x, axis=-1):
-        self.axis = _classes(self.name, x, axis)
-        self.z = _log_softmax(x, self.axis)
-        return self.z
+    @staticmethod
+    def forward(x, axis=-1):
+        return _log_softmax(x, _classes("log_softmax", x, axis))
 
-    def backward(self, g):
-        return (g - np.exp(self.z) * g.sum(axis=self.axis, keepdims=True),)
+    @staticmethod
+    def backward(g, z, x, axis=-1):
+        return (g - np.exp(z) * g.sum(axis=axis, keepdims=True),)
 
 
 class CrossEntropy(Function):
     """E = −Σ_k y_k log softmax(z)_k per row of logits z (classes on the last axis);
-    dE/dz = softmax(z)·Σ_k y_k − y, which is ŷ − y for a one-hot y."""
-    __slots__ = ("probs", "y")
+    dE/dz = softmax(z)·Σ_k y_k − y, which is ŷ − y for a one-hot y. The targets y are an
+    input that needs no gradient."""
     name = "cross_entropy"
 
-    def forward(self, z, target):
-        log_probs = _log_softmax(z, -1)
-        self.probs, self.y = np.exp(log_probs), target
-        return -(target * log_probs).sum(axis=-1)
+    @staticmethod
+    def forward(z, y):
+        return -(y * _log_softmax(z, -1)).sum(axis=-1)
 
-    def backward(self, g):
-        y = self.y
-        return (g[..., None] * (self.probs * y.sum(axis=-1, keepdims=True) - y),)
+    @staticmethod
+    def backward(g, E, z, y):
+        probs = np.exp(_log_softmax(z, -1))
+        return g[..., None] * (probs * y.sum(axis=-1, keepdims=True) - y), None
 
 
 def cross_entropy(logits, target, reduction="mean"):
@@ -557,14 +498,15 @@ def cross_entropy(logits, target, reduction="mean"):
         raise TypeError(f"cross_entropy: logits must be a Tensor; got {type(logits).__name__}")
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"cross_entropy: reduction must be 'none', 'sum' or 'mean'; got {reduction!r}")
-    losses = CrossEntropy.apply(logits, target=_target_distribution(logits, target))
+    losses = CrossEntropy.apply(logits, Tensor(target_distribution(logits.data, target), name="y"))
     return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
 
 
-def _target_distribution(logits, target):
-    """Class indices become one-hot rows; one-hot (or any distribution) rows are checked."""
-    shape, dtype = logits.data.shape, logits.data.dtype
-    if logits.data.ndim == 0:
+def target_distribution(logits, target):
+    """Class indices become one-hot rows; one-hot (or any distribution) rows are checked.
+    `logits` is the array of logits the targets are for."""
+    shape, dtype = logits.shape, logits.dtype
+    if logits.ndim == 0:
         raise ValueError("cross_entropy: logits need a class axis (the last); got a scalar")
     try:
         target = np.asarray(target.data if isinstance(target, Tensor) else target)

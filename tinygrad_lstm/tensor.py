@@ -5,9 +5,6 @@ are its inputs. Leaves (data, parameters) have `op == ""` and no parents. Revers
 walks that graph once from the output, so backpropagation through time is nothing but
 this walk over an unrolled LSTM.
 """
-import gc
-from contextlib import contextmanager
-
 import numpy as np
 
 DEFAULT_DTYPE = np.dtype(np.float64)
@@ -19,7 +16,7 @@ _anomaly = False        # True inside detect_anomaly(): every op's output is che
 class Tensor:
     """An n-d float array with an optional gradient and a link to the op that made it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_fn", "_pending", "_owned")
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_fn")
     __array_ufunc__ = None   # `ndarray + Tensor` defers to Tensor.__radd__ instead of looping
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
@@ -29,8 +26,6 @@ class Tensor:
         self.name = _check_name(name)
         self.scope = _scope
         self._fn = None        # the Function that made this tensor; None for a leaf
-        self._pending = None   # gradient gathered during one backward() pass
-        self._owned = False    # _pending is a buffer this pass made, so it may grow in place
 
     # --- the graph, as viz/ reads it -------------------------------------------------
     @property
@@ -101,54 +96,23 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad, so no graph leads "
                                "to it; create the leaves with requires_grad=True")
-        seed = _seed_gradient(self, grad)
-        if _anomaly and not np.all(np.isfinite(seed)):
-            raise FloatingPointError("detect_anomaly: the gradient given to backward() is not finite")
-        order = topological_order(self, requiring_grad=True)
-        self._pending = seed
-        with _gc_paused():
-            try:
-                self._backward_pass(order)
-            except BaseException:      # stopped half-way: leave no half-gathered gradient behind
-                for node in order:
-                    node._pending, node._owned = None, False
-                raise
-
-    def _backward_pass(self, order):
-        for node in reversed(order):
-            g, node._pending, node._owned = node._pending, None, False
-            if g is None:        # reached only through inputs that returned no gradient
+        grads = {self: _seed_gradient(self, grad)}      # dL/d(node), summed over its uses so far
+        for node in reversed(topological_order(self, requiring_grad=True)):
+            g = grads.pop(node, None)
+            if g is None:          # reached only through inputs that returned no gradient
                 continue
-            if g.__class__ is Products:
-                g = g.total(node.data.dtype)
-                if _anomaly and not np.all(np.isfinite(g)):
-                    raise FloatingPointError(f"detect_anomaly: the gradient gathered for {_describe(node)} from "
-                                             f"its matmuls is not finite")
-            if g.shape != node.data.shape:   # only if .data was swapped after the graph was built
-                raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {g.shape}, "
-                                   f"but its data has shape {node.data.shape} now: was its .data replaced "
-                                   f"after the graph was built?")
+            _check_gradient(node, g)
+            total = g if node.grad is None else node.grad + g
+            node.grad = np.array(total, dtype=node.data.dtype)   # an array of its own, never shared
             fn = node._fn
-            if node.grad is None:   # a leaf owns its buffer: optimizers update it in place
-                node.grad = g if fn is not None else np.array(g, dtype=node.data.dtype)
-            elif getattr(node.grad, "shape", None) != g.shape:
-                raise ValueError(f"backward(): {_describe(node)}.grad was set to "
-                                 f"{getattr(node.grad, 'shape', type(node.grad).__name__)}, but its gradient "
-                                 f"has shape {g.shape}; set .grad = None to start again")
-            else:
-                node.grad = node.grad + g
-            if fn is None:
+            if fn is None:         # a leaf: nothing further back
                 continue
-            grads = fn.backward(g)
+            input_grads = fn.backward(g, fn.out, *fn.inputs, **fn.options)
             if _anomaly:
-                _check_backward(node, grads)
-            for parent, pg in zip(fn.parents, grads):
-                if pg is None or not parent.requires_grad:
-                    continue
-                if parent._pending is None and pg.__class__ is np.ndarray:
-                    parent._pending = pg              # the common case, inline: a first gradient, kept as is
-                else:
-                    _gather(parent, pg)
+                _check_backward(node, input_grads)
+            for parent, pg in zip(fn.parents, input_grads):
+                if pg is not None and parent.requires_grad:      # the chain rule, one edge at a time
+                    grads[parent] = pg if parent not in grads else _add(parent, grads[parent], pg)
 
     # --- operators and methods: each calls its op class from ops.py ------------------
     def __add__(self, other): return ops.Add.apply(self, _lift(other, self))
@@ -192,179 +156,65 @@ class Tensor:
 
 
 class Function:
-    """One differentiable op: `forward(*arrays) -> array` and `backward(grad) -> grads`.
+    """One differentiable op, as two rules on numpy arrays that keep no state:
 
-    backward returns one gradient per input (None where there is none), each already
-    summed back to that input's shape: an array; a Product (a matmul's xᵀg left
-    unmultiplied, so a weight used at every step can multiply many of them out at once);
-    or a Scatter (a slice's g, written into its input's gradient buffer in place).
-    It must not modify `grad` in place: the same array may be handed to several parents,
-    and a gradient it returns may be a view of `grad` (a slice, or the one row of a batch).
+        forward(*inputs, **options) -> output
+        backward(g, out, *inputs, **options) -> dL/d(input) for each input (None for none)
+
+    where g = dL/d(output), and each gradient is summed back to its input's shape. An op's
+    node in the graph is an instance holding what the rules need: its parents (Tensors),
+    their arrays as they were at forward time, its output and its options. Because the rules
+    are plain functions of arrays, the compiled path (compiled.py) runs the very same rules
+    on symbolic arrays to write its program: eager and compiled share every derivative.
+    The rules must not modify their arguments: the same array may reach several ops.
     """
 
-    __slots__ = ("parents",)
+    __slots__ = ("parents", "inputs", "out", "options")
     name = ""
 
     @classmethod
     def apply(cls, *parents, **options):
-        # The hot path of every op: kept to plain attribute access, no helper calls.
-        # (A call with **options costs twice one without, so the options are passed only if given.)
-        fn = cls()
-        n = len(parents)
-        if n == 1:
-            x = parents[0]
-            data = fn.forward(x.data, **options) if options else fn.forward(x.data)
-            record = _grad_enabled and x.requires_grad
-        elif n == 2:
-            x, y = parents
-            data = fn.forward(x.data, y.data, **options) if options else fn.forward(x.data, y.data)
-            record = _grad_enabled and (x.requires_grad or y.requires_grad)
-        elif n == 3 and not options:
-            x, y, z = parents
-            data = fn.forward(x.data, y.data, z.data)
-            record = _grad_enabled and (x.requires_grad or y.requires_grad or z.requires_grad)
-        else:
-            data = fn.forward(*[p.data for p in parents], **options)
-            record = _grad_enabled and any([p.requires_grad for p in parents])
+        inputs = tuple(p.data for p in parents)
+        data = cls.forward(*inputs, **options)
         if _anomaly:
             _check_forward(cls, parents, data)
-        out = _new(Tensor)
-        out.data = data
-        out.grad = out.name = out._pending = None
-        out.scope = _scope
-        out._owned = False
-        if record:
-            fn.parents = parents
-            out._fn, out.requires_grad = fn, True
-        else:
-            out._fn, out.requires_grad = None, False
+        out = Tensor.__new__(Tensor)          # skips __init__'s checks: data is the op's array
+        out.data, out.grad, out.name, out.scope, out._fn = data, None, None, _scope, None
+        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        if out.requires_grad:                 # record the node that backward() will visit
+            fn = out._fn = cls()
+            fn.parents, fn.inputs, fn.out, fn.options = parents, inputs, data, options
         return out
 
-    def forward(self, *arrays, **options):
+    @staticmethod
+    def forward(*inputs, **options):
         raise NotImplementedError
 
-    def backward(self, grad):
+    @staticmethod
+    def backward(g, out, *inputs, **options):
         raise NotImplementedError
 
 
-_new = object.__new__
+def _check_gradient(node, g):
+    """The gradient reaching a node has the node's shape (else its .data was replaced)."""
+    if _anomaly and not np.all(np.isfinite(g)):
+        raise FloatingPointError(f"detect_anomaly: the gradient reaching {_describe(node)} is not finite")
+    if np.shape(g) != node.data.shape:
+        raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {np.shape(g)}, "
+                           f"but its data has shape {node.data.shape} now: was its .data replaced "
+                           f"after the graph was built?")
+    if node.grad is not None and getattr(node.grad, "shape", None) != node.data.shape:
+        raise ValueError(f"backward(): {_describe(node)}.grad was set to "
+                         f"{getattr(node.grad, 'shape', type(node.grad).__name__)}, but its gradient "
+                         f"has shape {node.data.shape}; set .grad = None to start again")
 
 
-def _gather(parent, pg):
-    """Add one gradient `pg` (an array, a Product or a Scatter) to what `parent` has gathered.
-
-    parent._owned says that parent._pending is a dense array this pass made, which may then
-    grow in place; an array handed over by an op may be shared with other parents, so it is
-    kept and never written into.
-    """
-    pending, cls = parent._pending, pg.__class__
-    if pending is not None and pending.shape != pg.shape:   # only if .data was swapped between two uses
-        raise RuntimeError(f"backward(): gradients of shapes {pending.shape} and {pg.shape} reach "
-                           f"{_describe(parent)}: was its .data replaced between two uses?")
-    if cls is Scatter:
-        if parent._owned:            # write the slice straight into our buffer
-            pg.add_into(pending)
-            return
-        pg = pg.dense()              # a fresh buffer: ours to grow
-        if pending is None:
-            parent._pending, parent._owned = pg, True
-            return
-        if pending.__class__ is not Products:
-            pg += pending
-            parent._pending, parent._owned = pg, True
-            return
-    if pending is None:
-        parent._pending = Products(pg) if cls is Product else pg
-    elif pending.__class__ is Products:
-        pending.add(pg)
-    elif cls is Product:
-        parent._pending, parent._owned = Products(pg, dense=pending), False
-    elif parent._owned:              # a weight used at every step: add in place, no new array
-        pending += pg
-    else:
-        parent._pending, parent._owned = pending + pg, True
-
-
-class Scatter:
-    """A gradient that is zero except at `index` (GetItem's backward): g goes to x[index].
-
-    The four gate slices of a step each send one; the first makes a zero buffer and the
-    others write into it, where a dense gradient each would cost a zeros array and a sum.
-    """
-    __slots__ = ("index", "g", "shape", "basic")
-
-    def __init__(self, index, g, shape, basic):
-        self.index, self.g, self.shape, self.basic = index, g, shape, basic
-
-    def add_into(self, buffer):
-        if self.basic:
-            buffer[self.index] += self.g
-        else:                       # fancy indexing may pick an element twice: add each
-            np.add.at(buffer, self.index, self.g)
-
-    def dense(self):
-        buffer = np.zeros(self.shape, dtype=self.g.dtype)
-        if self.basic:               # each element picked once: writing g is adding it to zero
-            buffer[self.index] = self.g
-        else:
-            self.add_into(buffer)
-        return buffer
-
-
-class Product:
-    """A gradient xᵀg, not yet multiplied out (matmul and affine hand one to their weight).
-
-    A weight used at every time step receives one per step; Products multiplies them out
-    in chunks, Σ_t x_tᵀ g_t = [x_1; …; x_k]ᵀ [g_1; …; g_k], which is far faster than k thin
-    products added one by one. The arithmetic is the same reverse mode, reordered.
-    """
-    __slots__ = ("x", "g", "shape")
-
-    def __init__(self, x, g):
-        self.x, self.g, self.shape = x, g, (x.shape[1], g.shape[1])
-
-
-# Rows of Products gathered before they are multiplied out: enough for one efficient GEMM
-# (H 512, B 64: 8 steps of 64 rows), few enough that the factors held stay small and the
-# memory they use is reused from chunk to chunk.
-CHUNK_ROWS = 512
-
-
-class Products:
-    """The gradient gathered for one node: Products to multiply out, plus a dense part."""
-    __slots__ = ("xs", "gs", "rows", "dense", "owned", "shape")
-
-    def __init__(self, product, dense=None):
-        self.xs, self.gs, self.rows, self.dense, self.owned = [], [], 0, dense, False
-        self.shape = product.shape
-        self.add(product)
-
-    def add(self, grad):
-        """Gather a Product, or add a dense array (owned: `dense` is ours to add into)."""
-        if grad.__class__ is Product:
-            self.xs.append(grad.x)
-            self.gs.append(grad.g)
-            self.rows += len(grad.x)
-            if self.rows >= CHUNK_ROWS:
-                self._multiply_out()
-        elif self.owned:
-            self.dense += grad
-        else:
-            self.dense = grad if self.dense is None else self.dense + grad
-            self.owned = self.dense is not grad
-
-    def _multiply_out(self):
-        xs, gs = self.xs, self.gs
-        out = xs[0].T @ gs[0] if len(xs) == 1 else np.concatenate(xs).T @ np.concatenate(gs)
-        self.xs, self.gs, self.rows = [], [], 0
-        self.add(out)
-        self.owned = True
-
-    def total(self, dtype):
-        if self.xs:
-            self._multiply_out()
-        out = self.dense
-        return out if out.dtype == dtype else out.astype(dtype)
+def _add(node, a, b):
+    """Two gradients reaching one node from two of its uses."""
+    if np.shape(a) != np.shape(b):    # only if .data was swapped between two uses
+        raise RuntimeError(f"backward(): gradients of shapes {np.shape(a)} and {np.shape(b)} reach "
+                           f"{_describe(node)}: was its .data replaced between two uses?")
+    return a + b
 
 
 class detect_anomaly:
@@ -404,64 +254,10 @@ def _check_forward(cls, parents, data):
 
 def _check_backward(node, grads):
     for k, (parent, grad) in enumerate(zip(node.parents, grads)):
-        if grad is None or grad.__class__ is Product or not parent.requires_grad:
-            continue
-        if grad.__class__ is Scatter:
-            grad = grad.g
-        if not np.all(np.isfinite(grad)):
+        if grad is not None and parent.requires_grad and not np.all(np.isfinite(grad)):
             bad = "NaN" if np.any(np.isnan(grad)) else "inf"
             raise FloatingPointError(f"detect_anomaly: the backward of op '{node.op}' making {_describe(node)} "
                                      f"produced {bad} in the gradient of its input #{k}, {_describe(parent)}")
-
-
-@contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while a graph is built or walked.
-
-    Every allocation nudges the collector to scan the young objects, and a graph is
-    thousands of them (an LSTM step makes ~50), yet it has no reference cycles for the
-    collector to find: refcounting frees it. On leaving, what was made is promoted past
-    the young generations unscanned (_promote_unscanned), so the collector does not scan
-    the whole graph at its next allocation either (~16 ms for an LSTM unrolled over 2000
-    steps). The youngest objects made before get their young collection on the way in
-    (a few µs), so they are not promoted along with it.
-    """
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.collect(0)
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            _promote_unscanned()
-            gc.enable()
-
-
-# Objects promoted unscanned since the last full collection, and how many may be before the
-# next. CPython decides on a full collection by counting what its own collections promote,
-# so it never counts these; a cycle promoted with them (an object of the user's that lived
-# through a pass) would then never be freed. A million is ~10 passes of a 2000-step LSTM; a
-# full collection of a few hundred thousand objects takes tens of ms, a few percent of that.
-_promoted = 0
-PROMOTED_BEFORE_FULL_COLLECTION = 1_000_000
-
-
-def _promote_unscanned():
-    """Move every object the collector tracks to its oldest generation without a scan
-    (freeze then unfreeze: the one way CPython offers), and run a full collection once
-    PROMOTED_BEFORE_FULL_COLLECTION objects have been promoted so. Skipped where objects
-    are frozen by someone else (they must stay frozen) or gc.freeze does not exist. Like
-    pausing the collector, this assumes no other thread freezes objects meanwhile."""
-    global _promoted
-    if not hasattr(gc, "freeze") or gc.get_freeze_count():
-        return
-    _promoted += gc.get_count()[0]           # what was made since the collection on the way in
-    gc.freeze()
-    gc.unfreeze()
-    if _promoted > PROMOTED_BEFORE_FULL_COLLECTION:
-        _promoted = 0
-        gc.collect()
 
 
 def topological_order(root, requiring_grad=False):

@@ -1,0 +1,146 @@
+"""A compiled program: instructions over named buffers, and its numpy backend.
+
+A Program has five sections, run in this order on every replay:
+
+    pre        once: what no step changes (W_fᵀ, ...), hoisted out of the loops
+    forward    the step body, for t = 1 … T (a scan): states carried in buffers of T+1 rows
+    head       once, on all steps together: the output layer, the loss and their backward
+    backward   the step body's reverse-mode program, for t = T … 1
+    post       once: the weight gradients Σ_t g_tᵀ X_t, each as one matrix product
+
+It is plain data (see trace.Instr): `str(program)` prints it. The numpy backend
+(`source()`) turns it into one Python function that calls numpy with out= buffers,
+allocated once per signature; another backend could translate the same instructions.
+"""
+from collections import defaultdict
+
+import numpy as np
+
+from .trace import Sym
+
+OUT_KINDS = ("ufunc", "matmul", "reduce", "join")     # may write into a buffer given as out=
+SECTIONS = ("pre", "forward", "head", "backward", "post")
+
+
+class Program:
+    """The sections, and where each value outside them lives (see Scan in compiled.py)."""
+
+    def __init__(self, T, sections, scan):
+        self.T, self.sections, self.scan = T, sections, scan
+        self.post = []                 # (param index, "gemm" | "rows", A, B): Σ_t contributions
+        self.accumulate = []           # (section, param index, Sym): added into the gradient
+        self.groups = []               # fusion.Group: gate products fused into one
+
+    def __str__(self):
+        lines = []
+        for name in SECTIONS:
+            lines.append(f"{name}:" + (" for t = 1 … T" if name == "forward" else
+                                       " for t = T … 1" if name == "backward" else ""))
+            lines += [f"    {i}" for i in self.sections[name]]
+            if name == "post":
+                lines += [f"    grad[{p}] += Σ_t {a.name}ᵀ {b.name}" if how == "gemm" else
+                          f"    grad[{p}] += Σ_t,rows {a.name}" for p, how, a, b in self.post]
+            lines += [f"    grad[{p}] += {s.name}" for sec, p, s in self.accumulate if sec == name]
+            if name == "post":
+                for g in self.groups:
+                    spans = ", ".join(f"grad[{m[0]}] = rows {m[2]}:{m[3]}" for m in g.members)
+                    lines.append(f"    Σ_t {g.D.name}ᵀ {g.x.name}: {spans}")
+        return "\n".join(lines)
+
+    # --- passes --------------------------------------------------------------------------
+    def eliminate_dead_code(self, live):
+        """Drop the instructions whose values nothing needs, last section first."""
+        needed = set(live)
+        needed.update(s for _, _, s in self.accumulate)
+        for _, _, a, b in self.post:
+            needed.update((a, b))
+        for g in self.groups:
+            needed.update([g.x] + [m[4] for m in g.members])
+        for name in reversed(SECTIONS):
+            kept = []
+            for instr in reversed(self.sections[name]):
+                if instr.out in needed:
+                    kept.append(instr)
+                    needed.update(a for a in reads(instr))
+            self.sections[name] = kept[::-1]
+
+    def hoist_invariants(self):
+        """Move instructions that read only parameters, constants or other such values out
+        of the loops, into `pre` (loop-invariant code motion)."""
+        invariant = {s for s in self.scan.invariants()}
+        for name in ("forward", "backward"):
+            kept = []
+            for instr in self.sections[name]:
+                if instr.kind not in ("fresh", "mutate") and all(a in invariant for a in reads(instr)):
+                    self.sections["pre"].append(instr)
+                    invariant.add(instr.out)
+                else:
+                    kept.append(instr)
+            self.sections[name] = kept
+
+    def hoist_weight_gradients(self):
+        """A weight's gradient at one step, gᵀ X (affine's rule), summed over the steps, is
+        one product of stacked matrices [g_1; …; g_T]ᵀ [X_1; …; X_T] after the loop: far
+        faster than T thin products. Likewise a bias's Σ_rows g. Other contributions are
+        added into the gradient step by step."""
+        made = {i.out: i for name in ("forward", "backward") for i in self.sections[name]}
+        uses = defaultdict(int)
+        for name in SECTIONS:
+            for instr in self.sections[name]:
+                for a in reads(instr):
+                    uses[a] += 1
+        kept = []
+        for section, p, c in self.accumulate:
+            instr = made.get(c)
+            if section == "backward" and instr is not None and uses[c] == 0:
+                pattern = _weight_gradient(instr, made, self.scan)
+                if pattern is not None:
+                    self.post.append((p,) + pattern)
+                    continue
+            kept.append((section, p, c))
+        self.accumulate = kept
+
+
+def reads(instr):
+    """The Syms an instruction reads."""
+    out = []
+
+    def visit(a):
+        if isinstance(a, Sym):
+            out.append(a)
+        elif isinstance(a, (tuple, list)):
+            for x in a:
+                visit(x)
+    visit(instr.args)
+    visit(list(instr.kwargs.values()))
+    return out
+
+
+def _weight_gradient(instr, made, scan):
+    """("gemm", g, X) for c = gᵀ @ X, ("rows", g, None) for c = g.sum(axis=0), with g and X
+    per-step matrices the scan can stack; else None."""
+    if instr.call == "matmul" and len(instr.args) == 2:
+        left, right = instr.args
+        t = made.get(left)
+        if t is not None and t.call == ".transpose" and len(t.args) == 1:
+            g = t.args[0]
+            if g.ndim == 2 and right.ndim == 2 and scan.stackable(g) and scan.stackable(right):
+                return ("gemm", g, right)
+    if instr.call == ".sum" and instr.kwargs == {"axis": 0, "keepdims": False}:
+        g = instr.args[0]
+        if g.ndim == 2 and scan.stackable(g):
+            return ("rows", g, None)
+    return None
+
+
+def literal(value, constants):
+    """Source text for a literal argument; anything that has no plain repr becomes a named
+    constant of the generated function."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float) and np.isfinite(value):
+        return repr(value)
+    name = f"k{len(constants)}"
+    constants[name] = value
+    return name
+

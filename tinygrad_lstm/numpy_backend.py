@@ -1,6 +1,6 @@
 """The numpy backend: a Program (program.py) becomes one Python function of numpy calls.
 
-Every buffer is allocated once per signature. A value the backward loop reads at step t
+Every buffer is allocated once per signature (and its row views listed on the first replay). A value the backward loop reads at step t
 lives in row t of a stacked buffer (T rows); a state lives in a buffer of T+1 rows, step t
 reading row t and writing row t+1. Other loop values share scratch buffers by liveness: a
 buffer is reused once the last reader of its value has run (an element-wise op may even
@@ -60,14 +60,14 @@ class Backend:
             name = f"R_{s.name}"
             buffer = np.empty((T,) + s.shape, dtype=s.dtype)
             self.stacked[s] = buffer
-            self.ns[f"B_{s.name}"], self.ns[name] = buffer, list(buffer)
+            self.ns[f"B_{s.name}"], self.ns[name] = buffer, buffer
         for g in p.groups:                    # fused gates: their gradients side by side
             D = np.empty((T,) + g.D.shape, dtype=g.D.dtype)
             self.stacked[g.D] = D
-            self.ns[f"B_{g.D.name}"], self.ns[f"R_{g.D.name}"] = D, list(D)
+            self.ns[f"B_{g.D.name}"], self.ns[f"R_{g.D.name}"] = D, D
             for _, _, lo, hi, s in g.members:
                 self.stacked[s] = D[..., lo:hi]
-                self.ns[f"B_{s.name}"], self.ns[f"R_{s.name}"] = D[..., lo:hi], list(D[..., lo:hi])
+                self.ns[f"B_{s.name}"] = self.ns[f"R_{s.name}"] = D[..., lo:hi]
 
     # --- code generation -----------------------------------------------------------------------
     def source(self):
@@ -285,6 +285,14 @@ class Backend:
         if s in self.carried:
             return f"S_{self.carried[s][:-len('_out')]}[1:]"
         return self.scan.whole(s)
+
+    def make_rows(self):
+        """The loops iterate over lists of row views (R_…), made once per signature: zip
+        over a list is faster than over an array's rows. Done on the first replay, as it
+        takes time in proportion to T."""
+        for name, value in self.ns.items():
+            if name.startswith("R_") and isinstance(value, np.ndarray):
+                self.ns[name] = list(value)
 
     def compile(self):
         text = self.source()

@@ -248,13 +248,17 @@ class Sum(Function):
 
     @staticmethod
     def forward(x, axis=None, keepdims=False):
-        if keepdims is not True and keepdims is not False:
-            raise TypeError(f"sum: keepdims must be True or False; got {keepdims!r}")
-        return x.sum(axis=_axes("sum", axis, x.ndim), keepdims=keepdims)
+        return x.sum(axis=_reduced_axes("sum", x, axis, keepdims), keepdims=keepdims)
 
     @staticmethod
     def backward(g, z, x, axis=None, keepdims=False):
         return (np.broadcast_to(g.reshape(_kept_shape(x, axis)), x.shape),)
+
+
+def _reduced_axes(name, x, axis, keepdims):
+    if keepdims is not True and keepdims is not False:
+        raise TypeError(f"{name}: keepdims must be True or False; got {keepdims!r}")
+    return _axes(name, axis, x.ndim)
 
 
 def _kept_shape(x, axis):
@@ -269,9 +273,8 @@ class Mean(Function):
 
     @staticmethod
     def forward(x, axis=None, keepdims=False):
-        _axes("mean", axis, x.ndim)                     # so a bad axis is reported as mean's
+        total = x.sum(axis=_reduced_axes("mean", x, axis, keepdims), keepdims=keepdims)
         n = x.size // max(1, math.prod(_kept_shape(x, axis)))
-        total = Sum.forward(x, axis, keepdims)
         return total / n if n else total * np.nan       # the mean of nothing is NaN
 
     @staticmethod

@@ -103,17 +103,7 @@ class Program:
 
 def reads(instr):
     """The Syms an instruction reads."""
-    out = []
-
-    def visit(a):
-        if isinstance(a, Sym):
-            out.append(a)
-        elif isinstance(a, (tuple, list)):
-            for x in a:
-                visit(x)
-    visit(instr.args)
-    visit(list(instr.kwargs.values()))
-    return out
+    return instr.reads
 
 
 def _weight_gradient(instr, made, scan):

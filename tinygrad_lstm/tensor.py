@@ -176,6 +176,8 @@ class Function:
     def apply(cls, *parents, **options):
         inputs = tuple(p.data for p in parents)
         data = cls.forward(*inputs, **options)
+        if data.__class__ is not np.ndarray:  # numpy gives a scalar for 0-d arithmetic
+            data = np.asarray(data)
         if _anomaly:
             _check_forward(cls, parents, data)
         out = Tensor.__new__(Tensor)          # skips __init__'s checks: data is the op's array

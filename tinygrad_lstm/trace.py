@@ -20,6 +20,7 @@ or literal constants) and its keyword arguments; its kind says how a backend may
     "mutate"   writes into its first argument, a "fresh" array (x[i] = v, np.add.at)
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -33,6 +34,21 @@ class Instr:
     args: tuple
     kwargs: dict = field(default_factory=dict)
     kind: str = "ufunc"
+
+    @cached_property
+    def reads(self):
+        """The Syms it reads, in its arguments and keyword arguments."""
+        out = []
+
+        def visit(a):
+            if isinstance(a, Sym):
+                out.append(a)
+            elif isinstance(a, (tuple, list)):
+                for x in a:
+                    visit(x)
+        visit(self.args)
+        visit(list(self.kwargs.values()))
+        return out
 
     def __str__(self):
         args = [_show(a) for a in self.args] + [f"{k}={_show(v)}" for k, v in self.kwargs.items()]

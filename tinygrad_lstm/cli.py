@@ -40,14 +40,16 @@ def demo(args, out=sys.stdout):
     trained = {}
     for make in (LSTM, RNN):
         model = make(task.input_size, 32, task.output_size, seed=args.seed)
-        result = train(model, task, steps=args.steps, seed=args.seed, progress=_progress_bar(args.steps, make.__name__))
+        result = train(model, task, steps=args.steps, seed=args.seed, compiled=not args.eager,
+                       progress=_progress_bar(args.steps, make.__name__))
         trained[make.__name__] = model
         print(f"   {make.__name__:<4} accuracy {result.accuracy:.3f}  (final loss {result.final_loss:.3f}, "
               f"{result.seconds:.1f} s, {result.steps} SGD steps)", file=out)
     print("   The same optimizer, data and seed: the LSTM's cell state carries the symbol; the RNN's "
           "gradient fades before it reaches step 1.\n", file=out)
 
-    print("2. Are the LSTM's gradients right? Autodiff vs hand-derived BPTT vs finite differences:", file=out)
+    print("2. Are the LSTM's gradients right? Autodiff vs hand-derived BPTT vs finite differences, and the "
+          "compiled program vs eager autodiff:", file=out)
     rng = np.random.default_rng(args.seed)
     batch = Recall(delay=3).batch(2, rng)
     report = compare(trained["LSTM"], batch.xs, batch.targets, mask=batch.mask)
@@ -115,6 +117,7 @@ def train_command(args, out=sys.stdout):
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     result = train(model, task, steps=args.steps, batch_size=args.batch, lr=lr, optimizer=args.optimizer,
                    clip=args.clip or None, bptt_window=args.bptt_window, seed=args.seed,
+                   compiled=not args.eager,
                    progress=_progress_bar(args.steps, f"{make.__name__} on {task.name}"))
     if args.save and result.stopped is None:
         model.save(args.save)
@@ -141,7 +144,8 @@ def example(args, out=sys.stdout):
 
 
 def check(args, out=sys.stdout):
-    """Autodiff vs hand-derived BPTT vs finite differences on a random model and data."""
+    """Autodiff vs hand-derived BPTT vs finite differences (and the compiled program vs eager
+    autodiff) on a random model and data."""
     from .gradcheck import compare
     model, xs, targets, rng = _model_and_data(args)
     batch = () if args.batch == 1 else (args.batch,)
@@ -221,6 +225,10 @@ _positive_number = _number(float, lambda v: 0 < v < float("inf"), "a positive nu
 _clip = _number(float, lambda v: 0 <= v < float("inf"), "a finite number ≥ 0 (0 turns clipping off)")
 
 
+EAGER_HELP = ("train on the eager graph, built and backpropagated for every batch (default: the "
+              "compiled program, traced once; the same gradients, faster)")
+
+
 def build_parser():
     parser = _Parser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -231,6 +239,7 @@ def build_parser():
     sub.add_argument("--steps", type=_positive, default=TRAIN_STEPS, help=f"training steps (default {TRAIN_STEPS})")
     sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
     sub.add_argument("--out", default="out", metavar="DIR", help="where the pictures go (default out/)")
+    sub.add_argument("--eager", action="store_true", help=EAGER_HELP)
 
     sub = commands.add_parser("train", help="train a model on a built-in task",
                               description="SGD with momentum 0.9 (or Adam), gradient clipping, full or "
@@ -252,13 +261,16 @@ def build_parser():
     sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
     sub.add_argument("--save", metavar="FILE", help="write the trained weights (.npz)")
     sub.add_argument("--load", metavar="FILE", help="start from weights saved by --save")
+    sub.add_argument("--eager", action="store_true", help=EAGER_HELP)
     sub.add_argument("--json", action="store_true", help="the last line of stdout is one JSON object")
 
     sub = commands.add_parser("example", help="lecture 004's worked example, value by value")
     sub.add_argument("--json", action="store_true", help="print JSON for programs")
 
-    sub = commands.add_parser("check", help="autodiff vs hand-derived BPTT vs finite differences",
-                              description="Exit 0 when all three agree, 1 when they do not.")
+    sub = commands.add_parser("check", help="autodiff vs hand BPTT vs finite differences; compiled vs eager",
+                              description="Autodiff vs hand-derived BPTT vs finite differences, and the "
+                                          "compiled program vs eager autodiff. Exit 0 when all agree, 1 "
+                                          "when they do not.")
     _model_flags(sub, steps=5)
     sub.add_argument("--json", action="store_true", help="print JSON for programs")
 

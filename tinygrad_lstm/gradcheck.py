@@ -108,19 +108,20 @@ def check_gradients(f, tensors, eps=EPS):
     return list(zip(autodiff, numerical_gradients(f, tensors, eps)))
 
 
-# --- the three-way check of a model: autodiff, hand-derived BPTT, finite differences ------
+# --- the check of a model: autodiff (eager and compiled), hand-derived BPTT, finite differences
 
 # Tolerances, as |a − b| ≤ atol + rtol·|b|, element by element. torch.autograd.gradcheck's
-# float64 defaults are atol = 1e-5, rtol = 1e-3; ours are stricter. Autodiff and the hand
-# BPTT are both exact, so they must agree to rounding; finite differences carry O(ε²)
-# truncation and O(1e-16/ε) rounding error.
+# float64 defaults are atol = 1e-5, rtol = 1e-3; ours are stricter. Autodiff (eager or
+# compiled) and the hand BPTT are all exact, so they must agree to rounding; finite
+# differences carry O(ε²) truncation and O(1e-16/ε) rounding error.
 EXACT_TOL = {"atol": 1e-9, "rtol": 1e-7}
 FD_TOL = {"atol": 1e-6, "rtol": 1e-4}
 
 
 @dataclass
 class Row:
-    """One gradient compared three ways."""
+    """One gradient compared four ways: eager autodiff against the hand BPTT, finite
+    differences and the compiled program."""
     name: str
     shape: tuple
     bptt_abs: float        # max |autodiff − bptt|
@@ -128,6 +129,8 @@ class Row:
     fd_abs: float          # max |autodiff − finite differences| over the checked elements
     fd_rel: float
     fd_checked: int        # how many elements were differenced
+    compiled_abs: Optional[float]   # max |compiled − eager autodiff| (None: the compiled path
+    compiled_rel: Optional[float]   # gives no gradient for it, as for the initial states)
     ok: bool
 
 
@@ -165,13 +168,16 @@ class Report:
         return json.dumps(self.to_dict(), **kwargs)
 
     def __str__(self):
-        lines = [f"gradient check of {self.model}: autodiff vs hand-derived BPTT vs finite differences "
-                 f"(loss {self.loss:.6f})",
+        lines = [f"gradient check of {self.model}: autodiff vs hand-derived BPTT vs finite differences, "
+                 f"and the compiled program vs eager autodiff (loss {self.loss:.6f})",
                  f"{'gradient':<14} {'shape':<10} {'|ad-bptt|':>10} {'rel':>9} {'|ad-fd|':>10} {'rel':>9}"
-                 f" {'fd elems':>8}  ok"]
+                 f" {'fd elems':>8} {'|comp-ad|':>10} {'rel':>9}  ok"]
         for r in self.rows:
+            compiled = (f"{r.compiled_abs:>10.1e} {r.compiled_rel:>9.1e}" if r.compiled_abs is not None
+                        else f"{'-':>10} {'-':>9}")
             lines.append(f"{r.name:<14} {str(r.shape):<10} {r.bptt_abs:>10.1e} {r.bptt_rel:>9.1e} "
-                         f"{r.fd_abs:>10.1e} {r.fd_rel:>9.1e} {r.fd_checked:>8}  {'yes' if r.ok else 'NO'}")
+                         f"{r.fd_abs:>10.1e} {r.fd_rel:>9.1e} {r.fd_checked:>8} {compiled}  "
+                         f"{'yes' if r.ok else 'NO'}")
         lines.append("")
         lines.append(f"{'t':>4} {'layer':>5} {'‖dHS_t‖':>10} {'‖dCS_t‖':>10} {'|ad-bptt| HS':>13} "
                      f"{'|ad-bptt| CS':>13}  ok")
@@ -180,13 +186,17 @@ class Report:
             lines.append(f"{s.t:>4} {s.layer:>5} {s.dHS_norm:>10.3e} {cs[0]} {s.dHS_abs:>13.1e} {cs[1]}"
                          f"  {'yes' if s.ok else 'NO'}")
         lines.append("")
-        lines += self.diagnosis or ["all three agree: autodiff = hand-derived BPTT = finite differences"]
+        lines += self.diagnosis or ["all three agree: autodiff = hand-derived BPTT = finite differences; "
+                                    "and the compiled program = eager autodiff"]
         lines.append(f"OK: {self.ok}")
         return "\n".join(lines)
 
 
 def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_elements=64, seed=0):
-    """Gradients of `model.loss` three ways, on the same model and data, in float64.
+    """Gradients of `model.loss` four ways, on the same model and data, in float64: eager
+    autodiff (loss.backward()), the hand-derived BPTT (bptt.py), finite differences, and the
+    compiled program (model.compile(); parameters only, since it gives no gradient w.r.t. the
+    initial states).
 
     Finite differences cover every element of a gradient up to `max_fd_elements`, and a
     random sample of that many beyond (None: every element).
@@ -207,8 +217,10 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
     is_lstm = isinstance(model, LSTM)
     tensors = dict(model.named_parameters())
     saved = {name: (t.data, t.grad) for name, t in tensors.items()}
+    saved_dtype = model.dtype
     try:
-        for t in tensors.values():                       # the whole check runs in float64
+        model.dtype = np.dtype(np.float64)               # the whole check runs in float64:
+        for t in tensors.values():                       # inputs, states, the compiled program
             t.data, t.grad = t.data.astype(np.float64), None
         xs64 = Tensor(xs.data if isinstance(xs, Tensor) else xs, dtype=np.float64).data
         batch_shape = model._check_input(xs64).shape[1:-1]
@@ -221,6 +233,12 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
         loss = model.loss_of(run, targets, mask)
         loss.backward()
         autodiff = {**{n: t.grad for n, t in tensors.items()}, **{n: s.grad for n, s in states.items()}}
+
+        for t in tensors.values():                       # the compiled program, from zero
+            t.grad = None
+        c0_data = states["CS_0"].data if is_lstm else None
+        model.compile().loss_and_grad(xs64, targets, mask, states["HS_0"].data, c0_data)
+        compiled = {n: _graph_grad(t) for n, t in tensors.items()}
 
         params = {n: t.data for n, t in tensors.items()}
         initial = {n: s.data for n, s in states.items()}
@@ -236,11 +254,15 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
         everything = {**tensors, **states}
         numeric = {n: _sampled_differences(loss_again, t, eps, max_fd_elements, rng)
                    for n, t in everything.items()}
-        rows = [_row(n, autodiff[n], hand[n], *numeric[n]) for n in everything]
+        rows, agreement = [], {}
+        for n in everything:
+            row, agreement[n] = _row(n, autodiff[n], hand[n], *numeric[n], compiled.get(n))
+            rows.append(row)
         steps, step_grads = _step_rows(model, run, hand, is_lstm)
-        diagnosis = _diagnose(rows, step_grads, is_lstm)
+        diagnosis = _diagnose(rows, step_grads, is_lstm, agreement)
         return Report(type(model).__name__, rows, steps, diagnosis, float(loss.data))
     finally:
+        model.dtype = saved_dtype
         for name, t in tensors.items():
             t.data, t.grad = saved[name]
 
@@ -257,13 +279,25 @@ def _close(a, b, tol):
     return bool(np.all(np.abs(a - b) <= tol["atol"] + tol["rtol"] * np.abs(b)))
 
 
-def _row(name, autodiff, hand, numeric, checked):
+def _row(name, autodiff, hand, numeric, checked, compiled=None):
+    """The Row, and which pairs agree within tolerance (for the diagnosis): {"bptt": autodiff
+    = hand BPTT, "fd": autodiff = finite differences, "compiled": compiled = autodiff,
+    "compiled_bptt": compiled = hand BPTT}."""
     autodiff = np.zeros_like(hand) if autodiff is None else autodiff
     seen = ~np.isnan(numeric)
     a, n = autodiff[seen], numeric[seen]
-    return Row(name, tuple(autodiff.shape), float(np.max(np.abs(autodiff - hand), initial=0.0)),
-               rel_error(autodiff, hand), float(np.max(np.abs(a - n), initial=0.0)), rel_error(a, n),
-               int(checked), _close(autodiff, hand, EXACT_TOL) and _close(a, n, FD_TOL))
+    agree = {"bptt": _close(autodiff, hand, EXACT_TOL), "fd": _close(a, n, FD_TOL)}
+    compiled_abs = compiled_rel = None
+    if compiled is not None:
+        compiled_abs = float(np.max(np.abs(compiled - autodiff), initial=0.0))
+        compiled_rel = rel_error(compiled, autodiff)
+        agree["compiled"] = _close(compiled, autodiff, EXACT_TOL)
+        agree["compiled_bptt"] = _close(compiled, hand, EXACT_TOL)
+    row = Row(name, tuple(autodiff.shape), float(np.max(np.abs(autodiff - hand), initial=0.0)),
+              rel_error(autodiff, hand), float(np.max(np.abs(a - n), initial=0.0)), rel_error(a, n),
+              int(checked), compiled_abs, compiled_rel,
+              agree["bptt"] and agree["fd"] and agree.get("compiled", True))
+    return row, agree
 
 
 def _graph_grad(tensor):
@@ -296,15 +330,30 @@ GATE_NAMES = {"f_t": "forget gate f", "i_t": "input gate i", "c_t": "candidate c
               "CS_t": "cell state CS"}
 
 
-def _diagnose(rows, step_grads, is_lstm):
-    """Say which of the three is the odd one out, and where autodiff and BPTT first part ways
-    (going backwards in time, the order in which both compute)."""
+def _diagnose(rows, step_grads, is_lstm, agreement=None):
+    """Say which of the three is the odd one out, whether the compiled program differs from
+    eager autodiff, and where autodiff and BPTT first part ways (going backwards in time, the
+    order in which both compute)."""
     notes = []
     for r in rows:
         if r.ok:
             continue
-        bptt_bad = r.bptt_abs > EXACT_TOL["atol"]
-        fd_bad = r.fd_abs > FD_TOL["atol"]
+        agree = (agreement or {}).get(r.name)
+        if agree is None:                  # no arrays at hand: judge by the largest differences
+            agree = {"bptt": r.bptt_abs <= EXACT_TOL["atol"], "fd": r.fd_abs <= FD_TOL["atol"]}
+        bptt_bad, fd_bad = not agree["bptt"], not agree["fd"]
+        if agree.get("compiled") is False:
+            if not (bptt_bad or fd_bad):
+                then = "eager autodiff agrees with the hand-derived BPTT and finite differences"
+            elif agree.get("compiled_bptt"):
+                then = ("the compiled program agrees with the hand-derived BPTT: eager autodiff is the odd "
+                        "one out")
+            else:
+                then = "and eager autodiff is itself off (see the next note)"
+            notes.append(f"{r.name}: the compiled program differs from eager autodiff by up to "
+                         f"{r.compiled_abs:.1e}; {then}")
+        if not (bptt_bad or fd_bad):
+            continue
         if bptt_bad and not fd_bad:
             notes.append(f"{r.name}: autodiff agrees with finite differences; the hand-derived BPTT "
                          f"differs by up to {r.bptt_abs:.1e}")

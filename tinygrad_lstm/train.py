@@ -1,5 +1,9 @@
 """Training: W ← W − η ∂E/∂W, over and over, with ∂E/∂W from backpropagation through time.
 
+Two paths give the same gradients: the compiled one (the default; model.compile() traces
+the model once and replays a flat numpy program, compiled.py) and the eager one (the graph
+of Tensors, built and backpropagated anew for every batch).
+
 Full BPTT differentiates the whole sequence at once. Truncated BPTT with a window of k
 steps runs the sequence in windows: the state is carried from one window into the next,
 but detached, so no gradient flows across a window boundary (math spec §3.3: dHS_next and
@@ -13,7 +17,6 @@ from typing import List, Optional
 import numpy as np
 
 from .data import Task
-from .memory import reuse_freed_memory
 from .nn import LSTM, RNN
 from .optim import SGD, Adam, clip_grad_norm
 from .tensor import detect_anomaly, no_grad
@@ -41,12 +44,17 @@ class TrainResult:
         return d
 
 
-def backprop(model, batch, window=None):
+def backprop(model, batch, window=None, compiled=None):
     """Accumulate the gradient of the batch's loss into the parameters; return (loss, number
-    of correct predictions, number of predictions) over the steps that carry a loss."""
+    of correct predictions, number of predictions) over the steps that carry a loss.
+
+    compiled: the model's CompiledModel (model.compile()) to run the batch with; None runs
+    the eager graph (which also gives batch.xs a gradient when it is a Tensor that asks)."""
     xs, targets, mask = batch.xs, batch.targets, batch.mask
     T = len(xs)
     window = T if window is None else window
+    if compiled is not None:
+        return _backprop_compiled(compiled, xs, targets, mask, window)
     total, correct, h, c = 0.0, 0, None, None
     for start in range(0, T, window):
         part = slice(start, start + window)
@@ -58,6 +66,20 @@ def backprop(model, batch, window=None):
         correct += int(np.sum(hits & mask[part]))
         h = run.final["HS"].detach()                 # carry the state, cut the graph
         c = run.final["CS"].detach() if "CS" in run.final else None
+    return total, correct, int(np.sum(mask))
+
+
+def _backprop_compiled(compiled, xs, targets, mask, window):
+    """backprop on the compiled path: the final states come back as numpy arrays, constants
+    to the next window as the detached states are to the eager graph."""
+    total, correct, h, c = 0.0, 0, None, None
+    for start in range(0, len(xs), window):
+        part = slice(start, start + window)
+        loss, logits, final = compiled.run(xs[part], targets[part], mask[part], h, c)
+        total += loss
+        hits = logits.argmax(axis=-1) == targets[part]
+        correct += int(np.sum(hits & mask[part]))
+        h, c = final["HS"], final.get("CS")
     return total, correct, int(np.sum(mask))
 
 
@@ -88,7 +110,7 @@ def make_optimizer(name, params, lr):
 
 
 def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", clip=1.0, bptt_window=None,
-          seed=0, progress=None):
+          seed=0, progress=None, compiled=True):
     """Train `model` on `task` for `steps` updates of `batch_size` sequences.
 
     The defaults are SGD with momentum 0.9 at lr 0.1 (Adam: lr 0.01) and clipping at 1.0:
@@ -98,7 +120,10 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     windows of that many steps (None: full BPTT). progress: a callable(step, loss, accuracy)
     called after every update (a progress bar, say). A NaN or infinite loss stops training
     with a message naming the step, and the weights from before the update that led to it
-    are kept. Turns on memory.reuse_freed_memory() (faster; process-wide).
+    are kept (and the eager graph, under detect_anomaly, names the op where it began).
+    compiled: True (the default) runs every batch through one program traced by
+    model.compile() for this call; False builds and backpropagates the eager graph instead.
+    Both give the same updates, to rounding.
     """
     if not isinstance(model, (LSTM, RNN)):
         raise TypeError(f"train: model must be an LSTM or RNN; got {type(model).__name__}")
@@ -119,7 +144,9 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
         raise ValueError(f"train: the task {task.name} has input size {task.input_size} and "
                          f"{task.output_size} classes; the model has {model.input_size} and "
                          f"{model.output_size}")
-    reuse_freed_memory()        # each step's arrays reuse the last step's pages (memory.py)
+    if not isinstance(compiled, (bool, np.bool_)):
+        raise ValueError(f"train: compiled must be True or False; got {compiled!r}")
+    program = model.compile() if compiled else None
     params = model.parameters()
     opt = make_optimizer(optimizer, params, DEFAULT_LR.get(optimizer) if lr is None else lr)
     rng = np.random.default_rng(seed)
@@ -129,7 +156,7 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     for step in range(1, steps + 1):
         model.zero_grad()
         batch = task.batch(batch_size, rng)
-        loss, correct, count = backprop(model, batch, bptt_window)
+        loss, correct, count = backprop(model, batch, bptt_window, program)
         norm = clip_grad_norm(params, clip) if clip is not None else 0.0
         if not (math.isfinite(loss) and math.isfinite(norm)):
             what = "loss" if not math.isfinite(loss) else "gradient norm"

@@ -27,7 +27,7 @@ from . import ops
 from .fusion import fuse_shared_products, merge_side_by_side
 from .numpy_backend import Backend
 from .program import Program, reads
-from .tensor import Tensor, topological_order
+from .tensor import Tensor, _check_gradient, topological_order
 from .trace import Builder
 
 
@@ -127,6 +127,7 @@ class Replay:
         for i, p in enumerate(params):                 # add into .grad, as backward() does
             G = scan.G.get(i)
             if G is not None:
+                _check_gradient(p, G)
                 p.grad = G.copy() if p.grad is None else p.grad + G
         T, B = self.T, self.B
         logits = logits.reshape((T, -1) if batch.single else (T, B, -1))

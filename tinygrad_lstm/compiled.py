@@ -117,9 +117,9 @@ class Replay:
         for name, S in scan.S.items():
             for k, S_k in enumerate(S):
                 S_k[0] = batch.states[name][k]
-        for dS in scan.dS.values():
+        for dS in scan.dS.values():                     # no gradient flows in after step T
             for dS_k in dS:
-                dS_k[-1] = 0.0
+                dS_k[self.T % 2] = 0.0
         params = self.model.parameters()
         for i, p in enumerate(params):                 # their current values (optimizers
             self.backend.ns[f"P{i}"] = p.data          # update them in place, or replace them)
@@ -143,6 +143,10 @@ class Scan:
     """Traces the model into a Program and says where each value outside the loops lives."""
 
     def __init__(self, model, batch):
+        self._trace(model, batch)      # its graphs and traced values go once it returns
+        self._allocate(model, batch)
+
+    def _trace(self, model, batch):
         T, B, dtype = batch.T, batch.B, model.dtype
         self.T, self.B, self.model = T, B, model
         params = model.parameters()
@@ -218,7 +222,11 @@ class Scan:
         fuse_shared_products(program, {s: i for i, s in self.param_syms.items()})
         merge_side_by_side(program)
         program.eliminate_dead_code(live)
-        self._allocate(model, batch)
+        for instrs in program.sections.values():   # the values seen while tracing are not
+            for instr in instrs:                   # needed any more: let them go
+                for s in [instr.out] + instr.reads:
+                    if s.role != "const":
+                        s.value = None
 
     # --- buffers that live outside the loops ----------------------------------------------
     def _allocate(self, model, batch):
@@ -228,7 +236,8 @@ class Scan:
         self.Ybuf = np.empty(batch.Y.shape, dtype=dtype)
         self.Mbuf = None if batch.mask is None else np.empty(batch.mask.shape, dtype=dtype)
         self.S = {n: [np.empty((T + 1, B, H), dtype=dtype) for _ in range(L)] for n in model.state_names}
-        self.dS = {n: [np.zeros((T + 1, B, H), dtype=dtype) for _ in range(L)] for n in model.state_names}
+        # the states' gradients are carried from step t+1 to step t: two rows, used in turn
+        self.dS = {n: [np.zeros((2, B, H), dtype=dtype) for _ in range(L)] for n in model.state_names}
         self.dHead = np.empty((T * B, H), dtype=dtype)
         self.G = {}
         for _, p, _ in self.program.accumulate:
@@ -271,8 +280,9 @@ class Scan:
         for (n, k), s in self.state_in.items():
             ns[f"R_{n}{k}_in"] = self.S[n][k][:-1]
             ns[f"R_{n}{k}_out"] = self.S[n][k][1:]
-            ns[f"R_d{n}{k}_in"] = self.dS[n][k][:-1]
-            ns[f"R_d{n}{k}_out"] = self.dS[n][k][1:]
+            rows = list(self.dS[n][k])
+            ns[f"R_d{n}{k}_in"] = [rows[t % 2] for t in range(self.T)]
+            ns[f"R_d{n}{k}_out"] = [rows[(t + 1) % 2] for t in range(self.T)]
             ns[f"S_{n}{k}"] = self.S[n][k]
         ns["R_x"] = self.X
         ns["X"] = self.X

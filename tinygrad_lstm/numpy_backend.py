@@ -139,12 +139,13 @@ class Backend:
         """Code run once: every value is an expression (a fresh array), except pinned ones."""
         lines = []
         for instr in instrs:
-            lines.append("    " + self._statement(instr, None))
-            if instr.kind != "mutate":
-                self.where[instr.out] = instr.out.name
-                self.fixed.add(instr.out)
             pin = self.scan.pinned(section).get(instr.out)
-            if pin is not None:
+            target = pin if pin is not None and instr.kind in OUT_KINDS else None
+            lines.append("    " + self._statement(instr, target))
+            if instr.kind != "mutate":
+                self.where[instr.out] = target or instr.out.name
+                self.fixed.add(instr.out)
+            if pin is not None and target is None:
                 lines.append(f"    np.copyto({pin}, {instr.out.name})")
         for s, pin in self.scan.pinned(section).items():
             if self.made_in.get(s) != section:          # not made here: copy it in

@@ -121,11 +121,10 @@ class Sym:
 
     def __init__(self, name, value, role):
         self.name, self.value, self.role = name, value, role
+        self.shape, self.dtype = value.shape, value.dtype     # kept when the value is let go
 
-    shape = property(lambda self: self.value.shape)
-    ndim = property(lambda self: self.value.ndim)
-    size = property(lambda self: self.value.size)
-    dtype = property(lambda self: self.value.dtype)
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape)))
 
     def __repr__(self):
         return f"Sym({self.name}, {self.shape}, {self.dtype})"

@@ -5,7 +5,8 @@
 #   make test            the test suite
 #   make test TORCH=1    ... plus PyTorch 2.13 (CPU), which turns on the torch parity tests
 #   make demo            the main job
-#   make bench           benchmarks against PyTorch when it is installed (TORCH=1)
+#   make bench           benchmarks against PyTorch when it is installed (TORCH=1), and JAX and
+#                        HIPS autograd when installed (make bench PEERS=1 installs all three)
 #   make docs            the README's pictures, into docs/
 
 PYTHON ?= python3
@@ -25,12 +26,15 @@ demo: install graphviz
 bench: install graphviz
 	$(BIN)/python benchmarks/ops.py
 	$(BIN)/python benchmarks/lstm.py
+	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/render.py
 
 docs: install graphviz
 	$(BIN)/python docs/pictures.py
 
-install: $(VENV)/.installed $(if $(filter 1,$(TORCH)),$(VENV)/.torch)
+PEERS  ?= 0
+
+install: $(VENV)/.installed $(if $(filter 1,$(TORCH) $(PEERS)),$(VENV)/.torch) $(if $(filter 1,$(PEERS)),$(VENV)/.peers)
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null || \
@@ -44,6 +48,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 $(VENV)/.torch: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	@touch $@
+
+$(VENV)/.peers: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet jax autograd
 	@touch $@
 
 graphviz:

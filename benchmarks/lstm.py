@@ -1,121 +1,207 @@
 """Forward + backward of the LSTM loss (T steps, output layer, cross-entropy summed over
-time, averaged over the batch), ours against PyTorch's, measured in the same run.
+time, averaged over the batch), ours against numpy, PyTorch, JAX and autograd, in one run.
 
-Paths: "autodiff" (our engine: model.loss(...).backward()), "bptt" (our hand-derived BPTT,
-bptt.lstm_gradients), "numpy reference" (benchmarks/numpy_lstm.py, the fastest vectorised
-numpy we could write for this loss: the yardstick for bptt), and when torch is installed
-"torch.nn.LSTM" and "torch LSTMCell loop" (a Python loop over nn.LSTMCell, then the output
-layer), with torch using as many threads as numpy's BLAS may (the machine's cores).
+Our paths: "eager" (model.loss(...).backward(); called "autodiff" before the compiled path
+existed, and so in older results), "compiled" (model.compile() once, then
+compiled.loss_and_grad(...); benchmarks/compiled.py), "bptt" (our hand-derived BPTT,
+bptt.lstm_gradients) and "numpy reference" (benchmarks/numpy_lstm.py, the fastest
+vectorised numpy we could write for this loss). Peers, each only when importable:
+"torch.nn.LSTM" and "torch LSTMCell loop" (peers_torch.py), "jax" (peers_jax.py) and
+"autograd" (peers_autograd.py).
 
     python benchmarks/lstm.py [--workloads tiny,small,...] [--dtypes float64,float32]
-                              [--json benchmarks/results/lstm.json] [--budget S] [--no-memory]
-                              [--no-linearity] [--system-malloc]
+                              [--json benchmarks/results/lstm.json] [--budget S] [--rounds N]
+                              [--no-memory] [--no-linearity] [--no-compile-time]
 
-Medians over repeats after one warm-up run; peak memory is measured in a separate run with
-tracemalloc (numpy allocations; torch's are not visible to it, so none is given for torch).
+Every path is timed in each of N rounds (the paths take turns), for budget/N seconds a round
+(at least 3 runs), after one warm-up call. Times are medians over all rounds; a ratio is
+taken per round and shown as its median (min–max over rounds). "first call − steady" is
+the warm-up call's extra time: compile time for compiled and jax. Once per workload the
+gradients of eager and compiled, and the losses of jax and autograd, are checked against
+the numpy reference (a WARNING line if they differ). Peak memory: a separate run under
+tracemalloc (numpy's allocations; torch's and jax's are not visible to it); compiled's
+includes model.compile() and its first, allocating, call. A failure of one of our paths is
+printed with its traceback and makes the exit status 1; a peer's failure is only printed.
 """
 import argparse
-import gc
 import json
 import os
-import statistics
 import sys
-import time
-import tracemalloc
+import traceback
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import numpy_lstm  # noqa: E402
+from benchmarks import compiled, numpy_lstm, peers_autograd, peers_jax, peers_torch  # noqa: E402
+from benchmarks.measure import load_warning, median_time, peak_bytes, show, spread, timed  # noqa: E402
+from benchmarks.workloads import O, WORKLOADS, data  # noqa: E402
 from tinygrad_lstm import bptt  # noqa: E402
-from tinygrad_lstm.memory import reuse_freed_memory  # noqa: E402
 from tinygrad_lstm.nn import LSTM  # noqa: E402
 
-WORKLOADS = {               # name: (I, H, B, T)
-    "tiny": (3, 2, 1, 1),
-    "small": (10, 32, 1, 50),
-    "medium": (64, 128, 32, 50),
-    "large": (256, 512, 64, 100),
-    "long": (8, 16, 1, 2000),
-}
-O = 10                      # classes of the output layer
-BUDGET = 3.0                # seconds of timed runs per path, at most (and at least 3 runs)
+BUDGET = 3.0                # seconds of timed runs per path, over all rounds
+OURS = ("eager", "compiled", "bptt", "numpy reference")
+RATIOS = (                  # label: numerator path, denominator path
+    ("compiled/nn.LSTM", "compiled", "torch.nn.LSTM"),
+    ("compiled/cells", "compiled", "torch LSTMCell loop"),
+    ("compiled/reference", "compiled", "numpy reference"),
+    ("eager/compiled", "eager", "compiled"),
+    ("compiled/jax", "compiled", "jax"),
+    ("compiled/autograd", "compiled", "autograd"),
+    ("eager/nn.LSTM", "eager", "torch.nn.LSTM"),
+    ("eager/cells", "eager", "torch LSTMCell loop"),
+    ("eager/bptt", "eager", "bptt"),
+    ("bptt/reference", "bptt", "numpy reference"),
+    ("bptt/nn.LSTM", "bptt", "torch.nn.LSTM"),
+)
+TOLERANCE = {"float64": 1e-9, "float32": 1e-4}      # relative, against the numpy reference
+PEERS = {"torch": peers_torch, "jax": peers_jax, "autograd": peers_autograd}
 
 
-def data(I, B, T, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((T, B, I)).astype(dtype), rng.integers(0, O, size=(T, B))
-
-
-def our_paths(I, H, B, T, dtype):
-    model = LSTM(I, H, O, seed=0, dtype=dtype)
-    xs, ys = data(I, B, T, dtype)
+def our_paths(model, xs, ys):
     params = {n: p.data for n, p in model.named_parameters()}
 
-    def autodiff():
+    def eager():
         model.zero_grad()
-        model.loss(xs, ys).backward()
+        loss = model.loss(xs, ys)
+        loss.backward()
+        return loss.item()
 
-    def hand():
-        bptt.lstm_gradients(params, xs, ys)
-
-    def reference():
-        numpy_lstm.lstm_gradients(params, xs, ys)
-
-    return {"autodiff": autodiff, "bptt": hand, "numpy reference": reference}
-
-
-def torch_paths(torch, I, H, B, T, dtype):
-    tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
-    torch.manual_seed(0)
-    lstm = torch.nn.LSTM(I, H).to(tdtype)
-    cell = torch.nn.LSTMCell(I, H).to(tdtype)
-    out = torch.nn.Linear(H, O).to(tdtype)
-    xs_np, ys_np = data(I, B, T, dtype)
-    xs, ys = torch.tensor(xs_np), torch.tensor(ys_np).reshape(-1)
-
-    def loss_of(hidden):
-        return torch.nn.functional.cross_entropy(out(hidden).reshape(-1, O), ys, reduction="sum") / B
-
-    def nn_lstm():
-        for p in (*lstm.parameters(), *out.parameters()):
-            p.grad = None
-        hidden, _ = lstm(xs)
-        loss_of(hidden).backward()
-
-    def cell_loop():
-        for p in (*cell.parameters(), *out.parameters()):
-            p.grad = None
-        h = torch.zeros(B, H, dtype=tdtype)
-        c = torch.zeros(B, H, dtype=tdtype)
-        outputs = []
-        for t in range(T):
-            h, c = cell(xs[t], (h, c))
-            outputs.append(h)
-        loss_of(torch.stack(outputs)).backward()
-
-    return {"torch.nn.LSTM": nn_lstm, "torch LSTMCell loop": cell_loop}
+    paths = {"eager": eager}
+    if compiled.available(model):
+        paths["compiled"] = compiled.path(model, xs, ys)
+    paths["bptt"] = lambda: bptt.lstm_gradients(params, xs, ys)["loss"]
+    paths["numpy reference"] = lambda: numpy_lstm.lstm_gradients(params, xs, ys)["loss"]
+    return paths
 
 
-def median_time(fn, budget):
-    fn()                                    # warm-up
-    times, spent = [], 0.0
-    while len(times) < 3 or (spent < budget and len(times) < 200):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        spent += times[-1]
-    return statistics.median(times)
+def peer_paths(libs, model, xs, ys, errors):
+    """{path: fn} of the peers whose library is loaded (libs: {peer: module or None})."""
+    params = {n: p.data for n, p in model.named_parameters()}
+    paths = {}
+    for name, module in PEERS.items():
+        lib = libs[name]
+        if lib is None:
+            continue
+        try:
+            if name == "torch":
+                paths.update(module.paths(lib, xs, ys, model.hidden_size, O))
+            else:
+                paths[name] = module.build(lib, params, xs, ys)
+        except Exception:                       # a peer's failure is reported, not fatal
+            errors[name] = traceback.format_exc()
+            print(f"{name} FAILED to build\n{errors[name]}", file=sys.stderr, flush=True)
+    return paths
 
 
-def peak_bytes(fn):
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
+def check(path, loss, model, reference, dtype):
+    """WARNING lines where `path` disagrees with the numpy reference (gradients for ours)."""
+    tol, warnings = TOLERANCE[dtype], []
+    got = {"loss": loss}
+    if path in ("eager", "compiled"):
+        got.update((n, p.grad) for n, p in model.named_parameters())
+    for name, value in got.items():
+        if value is None:
+            warnings.append(f"WARNING: {path} left no gradient in {name}")
+            continue
+        want = np.asarray(reference[name], dtype=np.float64)
+        error = np.max(np.abs(np.asarray(value, dtype=np.float64) - want)) / max(np.max(np.abs(want)), 1e-300)
+        if not error <= tol:
+            warnings.append(f"WARNING: {path}'s {name} differs from the numpy reference's by {error:.1e} "
+                            f"relative (tolerance {tol:.0e})")
+    return warnings
+
+
+def run_workload(name, dtype, libs, args):
+    I, H, B, T = WORKLOADS[name]
+    model = LSTM(I, H, O, seed=0, dtype=dtype)
+    xs, ys = data(I, B, T, dtype)
+    reference = numpy_lstm.lstm_gradients({n: p.data for n, p in model.named_parameters()}, xs, ys)
+    row = {"workload": name, "dtype": dtype, "I": I, "H": H, "B": B, "T": T, "seconds_by_round": {},
+           "first_call_seconds": {}, "errors": {}, "warnings": [], "wrong": []}
+    paths = {**our_paths(model, xs, ys), **peer_paths(libs, model, xs, ys, row["errors"])}
+    for r in range(args.rounds):
+        for path, fn in list(paths.items()):
+            try:
+                if r == 0:
+                    row["first_call_seconds"][path], loss = timed(fn)
+                    if path in ("eager", "compiled", "jax", "autograd"):
+                        found = check(path, loss, model, reference, dtype)
+                        row["warnings"] += found
+                        row["wrong"] += [path] if found and path in OURS else []
+                seconds = median_time(fn, args.budget / args.rounds, warm_up=False)
+            except Exception:
+                row["errors"][path] = traceback.format_exc()
+                print(f"{name} {dtype}: {path} FAILED\n{row['errors'][path]}", file=sys.stderr, flush=True)
+                del paths[path]
+                continue
+            row["seconds_by_round"].setdefault(path, []).append(seconds)
+    times = row["seconds_by_round"]
+    row["seconds"] = {path: float(np.median(t)) for path, t in times.items()}
+    row["ratios"] = {label: spread([a / b for a, b in zip(times[top], times[bottom])])
+                     for label, top, bottom in RATIOS if top in times and bottom in times}
+    row["peak_MB"] = {} if args.no_memory else peaks(model, xs, ys, paths, row["errors"])
+    return row
+
+
+def peaks(model, xs, ys, paths, errors):
+    """Peak MB of our paths; compiled's from a fresh model.compile(), first call included."""
+    result = {}
+    for path in (p for p in OURS if p in paths):
+        fn = paths[path]
+        if path == "compiled":
+            fresh = LSTM(model.input_size, model.hidden_size, O, seed=0, dtype=model.dtype)
+            run = compiled.path(fresh, xs, ys)
+            fn = lambda: (run(), run())          # noqa: E731 (compile, first and second call)
+        try:
+            result[path] = peak_bytes(fn) / 2**20
+        except Exception:
+            errors[path] = traceback.format_exc()
+            print(f"{path} FAILED under tracemalloc\n{errors[path]}", file=sys.stderr, flush=True)
+    return result
+
+
+def show_row(row):
+    s, first = row["seconds"], row["first_call_seconds"]
+    lines = [f"{row['workload']} {row['dtype']} (I {row['I']}, H {row['H']}, B {row['B']}, T {row['T']})",
+             "  ms      " + " | ".join(f"{path} {t * 1e3:.3g}" for path, t in s.items())]
+    for involves_compiled in (True, False):
+        ratios = [f"{label} {show(r)}" for label, r in row["ratios"].items()
+                  if ("compiled" in label) == involves_compiled]
+        if ratios:
+            lines.append("  ratios  " + "  ".join(ratios))
+    compile_paths = [p for p in ("compiled", "jax") if p in s]
+    if compile_paths:
+        lines.append("  first call − steady (compile): "
+                     + "  ".join(f"{p} {(first[p] - s[p]) * 1e3:.1f} ms" for p in compile_paths))
+    mb = row["peak_MB"]
+    if mb:
+        text = "  peak MB " + "  ".join(f"{path} {mb[path]:.3g}" for path in OURS if path in mb)
+        if "compiled" in mb and "numpy reference" in mb:
+            text += f"  | compiled/reference {mb['compiled'] / mb['numpy reference']:.2f}"
+        lines.append(text)
+    lines += [f"  {w}" for w in row["warnings"]]
+    lines += [f"  {path}: FAILED: {error.strip().splitlines()[-1]} (traceback on stderr)"
+              for path, error in row["errors"].items()]
+    return "\n".join(lines)
+
+
+def linearity(budget):
+    """Time and peak memory at T = 4000 against T = 2000 (the long workload's sizes)."""
+    I, H, B, _ = WORKLOADS["long"]
+    result, lines = {}, []
+    for path in ("eager", "compiled"):
+        measured = {}
+        for T in (2000, 4000):
+            fns = our_paths(LSTM(I, H, O, seed=0), *data(I, B, T, "float64"))
+            if path not in fns:
+                return result, lines
+            measured[T] = (median_time(fns[path], budget), peak_bytes(fns[path]))
+        result[path] = {"time": measured[4000][0] / measured[2000][0],
+                        "memory": measured[4000][1] / measured[2000][1]}
+        lines.append(f"linear in T? {path} at T = 4000 against T = 2000: time x{result[path]['time']:.2f}, "
+                     f"peak memory x{result[path]['memory']:.2f} (linear is x2)")
+    return result, lines
 
 
 def main():
@@ -124,73 +210,49 @@ def main():
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--json", default="benchmarks/results/lstm.json")
     parser.add_argument("--budget", type=float, default=BUDGET, help="seconds of timed runs per path")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds in which the paths take turns")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--no-linearity", action="store_true", help="skip the T = 2000 vs 4000 check")
-    parser.add_argument("--system-malloc", action="store_true",
-                        help="leave glibc's malloc at its defaults (by default every path, torch's too, "
-                             "runs with tinygrad_lstm.memory.reuse_freed_memory(), as train() does)")
+    parser.add_argument("--no-compile-time", action="store_true", help="skip the compile-time lines")
     args = parser.parse_args()
-    tuned = False if args.system_malloc else reuse_freed_memory()
-    print(f"malloc: {'freed memory reused (memory.reuse_freed_memory)' if tuned else 'system defaults'}")
-    try:
-        import torch
-        torch.set_num_threads(os.cpu_count() or 1)
-    except ImportError:
-        torch = None
-        print("torch is not installed (make bench TORCH=1): our paths only\n")
+    loaded = {name: module.load() for name, module in PEERS.items()}        # name: (library, version)
+    libs = {name: lib for name, (lib, _) in loaded.items()}
+    versions = {"numpy": np.__version__, **{name: version for name, (_, version) in loaded.items()}}
+    print("versions: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in versions.items()))
+    has_compiled = compiled.available(LSTM(1, 1, 1))
+    if not has_compiled:
+        print(f"NOTE: {compiled.MISSING}: eager, bptt, the reference and the peers only")
+    print("ratios: ours / theirs, under 1 means ours is faster; median (min–max over rounds)")
+    if load_warning():
+        print(load_warning())
 
     results = []
     for dtype in args.dtypes.split(","):
         for name in args.workloads.split(","):
-            I, H, B, T = WORKLOADS[name]
-            paths = our_paths(I, H, B, T, dtype)
-            if torch is not None:
-                paths.update(torch_paths(torch, I, H, B, T, dtype))
-            row = {"workload": name, "dtype": dtype, "I": I, "H": H, "B": B, "T": T, "seconds": {}, "peak_MB": {}}
-            for path, fn in paths.items():
-                row["seconds"][path] = median_time(fn, args.budget)
-                if not args.no_memory and not path.startswith("torch"):
-                    row["peak_MB"][path] = peak_bytes(fn) / 2**20
-            row["bptt / numpy reference"] = row["seconds"]["bptt"] / row["seconds"]["numpy reference"]
-            results.append(row)
-            print(_line(row), flush=True)
-    print("\nratios: ours / theirs, under 1 means ours is faster")
-    if not args.no_linearity:
-        print(linearity(args.budget))
+            results.append(run_workload(name, dtype, libs, args))
+            print(show_row(results[-1]), flush=True)
+    extra, failed = {}, []
+    extras = (("compile_time", args.no_compile_time, lambda: compiled.compile_times(jax=libs["jax"])),
+              ("linearity", args.no_linearity, lambda: linearity(args.budget)))
+    for key, skip, measure in extras:
+        if skip:
+            continue
+        try:
+            extra[key], lines = measure()
+            print("\n".join(lines), flush=True)
+        except Exception:
+            print(f"{key}: FAILED\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+            failed.append(key)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"numpy": np.__version__, "torch": torch.__version__ if torch else None,
-                               "cores": os.cpu_count(), "reuse_freed_memory": tuned, "results": results},
-                              indent=2))
+    out.write_text(json.dumps({**versions, "cores": os.cpu_count(), "rounds": args.rounds,
+                               "compiled_path": has_compiled, "results": results, **extra}, indent=2))
     print(f"wrote {out}")
-
-
-def linearity(budget):
-    """Autodiff time and peak memory at T = 4000 against T = 2000 (the long workload's sizes)."""
-    measured = {}
-    for T in (2000, 4000):
-        fn = our_paths(8, 16, 1, T, "float64")["autodiff"]
-        measured[T] = (median_time(fn, budget), peak_bytes(fn))
-    time_ratio = measured[4000][0] / measured[2000][0]
-    memory_ratio = measured[4000][1] / measured[2000][1]
-    return (f"linear in T? autodiff at T = 4000 against T = 2000: time x{time_ratio:.2f}, "
-            f"peak memory x{memory_ratio:.2f} (linear is x2)")
-
-
-def _line(row):
-    s = row["seconds"]
-    text = (f"{row['workload']:<7} {row['dtype']:<8} autodiff {s['autodiff'] * 1e3:9.2f} ms  "
-            f"bptt {s['bptt'] * 1e3:9.2f} ms  autodiff/bptt {s['autodiff'] / s['bptt']:5.2f}"
-            f"  | numpy reference {s['numpy reference'] * 1e3:9.2f} ms"
-            f"  bptt/reference {row['bptt / numpy reference']:5.2f}")
-    if "torch.nn.LSTM" in s:
-        text += (f"  | nn.LSTM {s['torch.nn.LSTM'] * 1e3:9.2f} ms  cell loop {s['torch LSTMCell loop'] * 1e3:9.2f} ms"
-                 f"  | autodiff/nn.LSTM {s['autodiff'] / s['torch.nn.LSTM']:5.2f}"
-                 f"  autodiff/cells {s['autodiff'] / s['torch LSTMCell loop']:5.2f}"
-                 f"  bptt/nn.LSTM {s['bptt'] / s['torch.nn.LSTM']:5.2f}")
-    if row["peak_MB"]:
-        text += f"  | peak MB autodiff {row['peak_MB']['autodiff']:.1f} bptt {row['peak_MB']['bptt']:.1f}"
-    return text
+    failed += [f"{r['workload']} {r['dtype']} {path}" for r in results for path in (*r["errors"], *r["wrong"])
+              if path in OURS]
+    if failed:
+        print(f"FAILED (our engine raised, or gave a wrong result): {', '.join(failed)}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -170,11 +170,18 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(x):
-        return np.tanh(x * 0.5) * 0.5 + 0.5    # = σ(x), without exp's overflow for x < −709
+        # where e^−x would overflow (x < −709 in float64, −88 in float32), σ(x) is below the
+        # smallest normal float: x is floored there, so e^−x stays finite and σ stays that small
+        return 1 / (1 + np.exp(-np.maximum(x, _exp_floor(x.dtype))))
 
     @staticmethod
     def backward(g, z, x):
         return (g * z * (1 - z),)
+
+
+def _exp_floor(dtype):
+    """The most negative x for which e^−x is finite in `dtype`."""
+    return -float(np.log(np.finfo(dtype).max)) * (1 - 1e-5)    # a margin for float32 rounding
 
 
 class Tanh(Function):

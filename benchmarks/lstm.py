@@ -214,8 +214,15 @@ def main():
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--no-linearity", action="store_true", help="skip the T = 2000 vs 4000 check")
     parser.add_argument("--no-compile-time", action="store_true", help="skip the compile-time lines")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help="the peers to load when installed (JAX and torch each start threads of their "
+                             "own: load one at a time to see whether the other slows it)")
     args = parser.parse_args()
-    loaded = {name: module.load() for name, module in PEERS.items()}        # name: (library, version)
+    wanted = set(filter(None, args.peers.split(",")))
+    if wanted - set(PEERS):
+        parser.error(f"--peers: unknown {', '.join(sorted(wanted - set(PEERS)))}; the peers are {', '.join(PEERS)}")
+    loaded = {name: module.load() if name in wanted else (None, None)        # name: (library, version)
+              for name, module in PEERS.items()}
     libs = {name: lib for name, (lib, _) in loaded.items()}
     versions = {"numpy": np.__version__, **{name: version for name, (_, version) in loaded.items()}}
     print("versions: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in versions.items()))

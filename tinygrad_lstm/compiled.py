@@ -221,6 +221,7 @@ class Scan:
         program.hoist_weight_gradients()
         fuse_shared_products(program, {s: i for i, s in self.param_syms.items()})
         merge_side_by_side(program)
+        program.narrow_products()
         program.eliminate_dead_code(live)
         for instrs in program.sections.values():   # the values seen while tracing are not
             for instr in instrs:                   # needed any more: let them go

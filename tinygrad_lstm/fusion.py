@@ -11,6 +11,7 @@ The eager graph keeps the four gates apart, as the lecture draws them.
 """
 import numpy as np
 
+from .program import is_column_slice, uses as count_uses
 from .trace import Instr, Sym
 
 
@@ -26,7 +27,7 @@ def fuse_shared_products(program, params):
     """Fuse every set of ≥ 2 products x @ W_kᵀ (+ b_k) of one forward value x; `params`
     maps each parameter Sym to its index."""
     made = {i.out: i for name in program.sections for i in program.sections[name]}
-    uses = _uses(program)
+    uses = count_uses(program)
     candidates = {}
     for instr in program.sections["forward"]:
         weight = _transposed_param(instr, made, params)
@@ -89,7 +90,7 @@ def _fuse(program, x, found, made, uses, params):
 def _fuse_backward(program, x, members, new):
     """dX_t = Σ_k g_k W_k → [g_1 … g_k] W, the g_k written into the columns of one buffer."""
     backward = program.sections["backward"]
-    uses = _uses(program)
+    uses = count_uses(program)
     products = {}
     for instr in backward:
         if instr.call == "matmul" and len(instr.args) == 2 and isinstance(instr.args[1], Sym):
@@ -146,18 +147,6 @@ def _chain(program, s):
         s = readers[0].out
 
 
-def _uses(program):
-    from .program import reads
-    count = {}
-    for instrs in program.sections.values():
-        for instr in instrs:
-            for a in reads(instr):
-                count[a] = count.get(a, 0) + 1
-    for _, _, s in program.accumulate:
-        count[s] = count.get(s, 0) + 1
-    return count
-
-
 def merge_side_by_side(program):
     """Element-wise ops on neighbouring column spans of one array become one op on their
     union: σ applied to the f, i and o columns of the fused gates is one σ on 3H columns.
@@ -206,13 +195,10 @@ def _merge_once(program, name, count):
 
 
 def _column_span(instr):
-    if instr.call != "getitem" or instr.kind != "view" or instr.args[0].ndim != 2:
+    """(x, a, b) for a view x[:, a:b], else None."""
+    if not is_column_slice(instr):
         return None
-    index = instr.args[1]
-    if not (isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None)
-            and isinstance(index[1], slice) and index[1].step is None):
-        return None
-    lo, hi, _ = index[1].indices(instr.args[0].shape[1])
+    lo, hi, _ = instr.args[1][1].indices(instr.args[0].shape[1])
     return instr.args[0], lo, hi
 
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .trace import Sym
+from .trace import Instr, Sym
 
 OUT_KINDS = ("ufunc", "matmul", "reduce", "join")     # may write into a buffer given as out=
 SECTIONS = ("pre", "forward", "head", "backward", "post")
@@ -78,6 +78,33 @@ class Program:
                     kept.append(instr)
             self.sections[name] = kept
 
+    def narrow_products(self):
+        """A product of which only some columns are read computes only those: x_t is data,
+        so of dX_t = dg_t W only the columns of HS_{t−1} are needed, dg_t W[:, :H]."""
+        invariant = set(self.scan.invariants()) | {i.out for i in self.sections["pre"]}
+        count = uses(self)
+        for name in ("forward", "backward"):
+            instrs = self.sections[name]
+            readers = {}
+            for instr in instrs:
+                for a in reads(instr):
+                    readers.setdefault(a, []).append(instr)
+            for instr in list(instrs):
+                right = instr.args[1] if instr.call == "matmul" and len(instr.args) == 2 else None
+                only = readers.get(instr.out, [])
+                if right is None or right not in invariant or right.ndim != 2 or count.get(instr.out) != 1 \
+                        or len(only) != 1 or not is_column_slice(only[0]):
+                    continue
+                view = only[0]
+                columns = Sym(f"{right.name}_cols{len(self.sections['pre'])}", np.empty((right.shape[0],
+                              view.out.shape[-1]), dtype=right.dtype), "value")
+                sliced = Sym(columns.name + "v", np.empty(columns.shape, dtype=right.dtype), "value")
+                self.sections["pre"] += [Instr(sliced, "getitem", (right, (slice(None), view.args[1][1])), {}, "view"),
+                                         Instr(columns, "ascontiguousarray", (sliced,), {}, "fresh")]
+                narrowed = Instr(view.out, "matmul", (instr.args[0], columns), {}, "matmul")
+                self.sections[name] = [narrowed if i is instr else i for i in self.sections[name] if i is not view]
+                invariant.add(columns)
+
     def hoist_weight_gradients(self):
         """A weight's gradient at one step, gᵀ X (affine's rule), summed over the steps, is
         one product of stacked matrices [g_1; …; g_T]ᵀ [X_1; …; X_T] after the loop: far
@@ -99,6 +126,27 @@ class Program:
                     continue
             kept.append((section, p, c))
         self.accumulate = kept
+
+
+def uses(program):
+    """How many times each Sym is read, in all sections and by the gradient additions."""
+    count = {}
+    for instrs in program.sections.values():
+        for instr in instrs:
+            for a in reads(instr):
+                count[a] = count.get(a, 0) + 1
+    for _, _, s in program.accumulate:
+        count[s] = count.get(s, 0) + 1
+    return count
+
+
+def is_column_slice(instr):
+    """x[:, a:b] of a 2-D x, by a basic slice."""
+    if instr.call != "getitem" or instr.kind != "view" or instr.args[0].ndim != 2:
+        return False
+    index = instr.args[1]
+    return (isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None)
+            and isinstance(index[1], slice) and index[1].step is None)
 
 
 def reads(instr):

@@ -45,12 +45,12 @@ def test_a_correct_model_agrees_four_ways(make, options, B):
 
 
 def test_the_initial_states_flow_into_the_compiled_run(monkeypatch):
-    seen, real = [], CompiledModel.run
-
-    def run(self, xs, targets, mask=None, h0=None, c0=None):
-        seen.append((h0, c0))
-        return real(self, xs, targets, mask, h0, c0)
-    monkeypatch.setattr(CompiledModel, "run", run)
+    seen = []
+    for method in ("run", "loss_and_grad"):                 # whichever compare calls
+        def spy(self, xs, targets, mask=None, h0=None, c0=None, real=getattr(CompiledModel, method)):
+            seen.append((h0, c0))
+            return real(self, xs, targets, mask, h0, c0)
+        monkeypatch.setattr(CompiledModel, method, spy)
     model, xs, ys, h0, c0 = _model_and_data(LSTM)
     report = compare(model, xs, ys, 3 * h0, 3 * c0)      # large states: zeros would change every gradient
     assert report.ok, str(report)
@@ -79,8 +79,8 @@ def test_a_planted_error_in_the_compiled_program_is_named(monkeypatch):
     finite differences still agree, so the report must blame the compiled program, for W_f only."""
     real = Replay.__call__
 
-    def broken(self, batch):
-        out = real(self, batch)
+    def broken(self, batch, outputs=True):
+        out = real(self, batch, outputs)
         W_f = dict(self.model.named_parameters())["W_f"]
         W_f.grad = W_f.grad + 1e-3
         return out

@@ -540,3 +540,15 @@ def test_ten_thousand_steps_forward_and_backward_on_both_paths():
     result = eager(model, xs, ys)
     assert all(np.all(np.isfinite(g)) and np.any(g != 0) for g in result[1].values())
     assert_same(compiled(model, xs, ys), result, rtol=1e-11)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_no_section_computes_the_same_thing_twice(kind):
+    """Common subexpressions are computed once: the loss's backward rule recomputes the
+    log-softmax that its forward rule made, and the program keeps one."""
+    replay = make_model(kind, num_layers=2).compile().program(**make_batch(make_model(kind, num_layers=2)))
+    for name, instrs in replay.program.sections.items():
+        seen = [(i.call, tuple(map(repr, i.args)), tuple(sorted(i.kwargs.items(), key=str))) for i in instrs
+                if i.kind not in ("fresh", "mutate")]
+        assert len(seen) == len(set(map(str, seen))), name
+    assert sum(i.call == "log" for i in replay.program.sections["head"]) == 1

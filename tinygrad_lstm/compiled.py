@@ -40,22 +40,22 @@ class CompiledModel:
 
     def loss_and_grad(self, xs, targets, mask=None, h0=None, c0=None):
         """The loss (a float); adds d loss / d p into p.grad for every parameter p."""
-        return self.run(xs, targets, mask, h0, c0)[0]
+        return self._replay(xs, targets, mask, h0, c0)(outputs=False)[0]
 
     def run(self, xs, targets, mask=None, h0=None, c0=None):
         """(loss, logits (T, [B,] O), final states {"HS", "CS"}) and the gradients, as
         loss_and_grad; the logits and states are copies."""
-        model = self.model
-        batch = _Batch(model, xs, targets, mask, h0, c0)
-        key = batch.signature() + tuple((p.shape, p.dtype) for p in model.parameters())
-        replay = self.programs.get(key)
-        if replay is None:
-            replay = self.programs[key] = Replay(model, batch)
-        return replay(batch)
+        return self._replay(xs, targets, mask, h0, c0)(outputs=True)
 
-    def program(self, xs, targets, mask=None, h0=None, c0=None):
-        """The Replay for this input's signature (tracing it if new): print it, or its .source."""
+    def _replay(self, xs, targets, mask, h0, c0):
+        """A call of this batch's program: the batch, checked, bound to its Replay."""
         batch = _Batch(self.model, xs, targets, mask, h0, c0)
+        replay = self.program(batch=batch)
+        return lambda outputs: replay(batch, outputs)
+
+    def program(self, xs=None, targets=None, mask=None, h0=None, c0=None, batch=None):
+        """The Replay for this input's signature (tracing it if new): print it, or its .source."""
+        batch = batch or _Batch(self.model, xs, targets, mask, h0, c0)
         key = batch.signature() + tuple((p.shape, p.dtype) for p in self.model.parameters())
         if key not in self.programs:
             self.programs[key] = Replay(self.model, batch)
@@ -88,7 +88,7 @@ class _Batch:
                 self.states[name] = layers.reshape(model.num_layers, B, model.hidden_size)
 
     def signature(self):
-        return (self.T, self.B, self.single, str(self.dtype), self.mask is not None) + self.given
+        return (self.T, self.B, self.single, self.dtype, self.mask is not None) + self.given
 
 
 class Replay:
@@ -105,7 +105,7 @@ class Replay:
     def __str__(self):
         return str(self.program)
 
-    def __call__(self, batch):
+    def __call__(self, batch, outputs=True):
         if not self.rows_made:
             self.backend.make_rows()
             self.rows_made = True
@@ -129,6 +129,8 @@ class Replay:
             if G is not None:
                 _check_gradient(p, G)
                 p.grad = G.copy() if p.grad is None else p.grad + G
+        if not outputs:
+            return float(loss), None, None
         T, B = self.T, self.B
         logits = logits.reshape((T, -1) if batch.single else (T, B, -1))
         final = {}
@@ -217,6 +219,9 @@ class Scan:
         live = [self.loss, self.logits, self.dHS_all] + [s for s in self.state_out.values()] + \
             [s for s in self.state_grads.values() if s is not None]
         program.eliminate_dead_code(live)
+        program.eliminate_common_subexpressions()
+        live = [self.loss, self.logits, self.dHS_all] + list(self.state_out.values()) + \
+            [s for s in self.state_grads.values() if s is not None]
         program.hoist_invariants()
         program.hoist_weight_gradients()
         fuse_shared_products(program, {s: i for i, s in self.param_syms.items()})
@@ -249,6 +254,13 @@ class Scan:
         for p, *_ in self.program.post:
             self.G.setdefault(p, np.empty(self.param_syms[p].shape, dtype=self.param_syms[p].dtype))
         self.params = []
+
+    def rename(self, same):
+        """Values the program replaced by equal ones (common subexpressions)."""
+        self.loss, self.logits = same.get(self.loss, self.loss), same.get(self.logits, self.logits)
+        self.dHS_all = same.get(self.dHS_all, self.dHS_all)
+        self.state_out = {k: same.get(s, s) for k, s in self.state_out.items()}
+        self.state_grads = {k: same.get(s, s) for k, s in self.state_grads.items()}
 
     def invariants(self):
         consts = [s for instrs in self.program.sections.values() for i in instrs for s in _leaf_args(i)

@@ -64,6 +64,29 @@ class Program:
                     needed.update(a for a in reads(instr))
             self.sections[name] = kept[::-1]
 
+    def eliminate_common_subexpressions(self):
+        """An instruction that repeats an earlier one of its section (the same call on the
+        same values) is dropped, and its readers read the earlier result: the loss's
+        backward, for one, recomputes the log-softmax its forward made."""
+        for name in SECTIONS:
+            seen, same, kept = {}, {}, []
+            for instr in self.sections[name]:
+                instr = _renamed(instr, same)
+                key = None if instr.kind in ("fresh", "mutate") else \
+                    (instr.call, _key(instr.args), _key(tuple(sorted(instr.kwargs.items()))))
+                if key is not None and key in seen:
+                    same[instr.out] = seen[key]
+                    continue
+                if key is not None:
+                    seen[key] = instr.out
+                kept.append(instr)
+            self.sections[name] = kept
+            if same:
+                for other in SECTIONS:
+                    self.sections[other] = [_renamed(i, same) for i in self.sections[other]]
+                self.accumulate = [(s, p, same.get(c, c)) for s, p, c in self.accumulate]
+                self.scan.rename(same)
+
     def hoist_invariants(self):
         """Move instructions that read only parameters, constants or other such values out
         of the loops, into `pre` (loop-invariant code motion)."""
@@ -126,6 +149,34 @@ class Program:
                     continue
             kept.append((section, p, c))
         self.accumulate = kept
+
+
+def _key(value):
+    """A hashable stand-in for an instruction's arguments: Syms by identity."""
+    if isinstance(value, Sym):
+        return ("sym", id(value))
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__,) + tuple(_key(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return ("array", id(value))
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    return ("literal", type(value).__name__, repr(value))
+
+
+def _renamed(instr, same):
+    """The instruction reading same[s] wherever it read s."""
+    if not same or not any(a in same for a in instr.reads):
+        return instr
+
+    def swap(a):
+        if isinstance(a, Sym):
+            return same.get(a, a)
+        if isinstance(a, (tuple, list)):
+            return type(a)(swap(x) for x in a)
+        return a
+    return Instr(instr.out, instr.call, swap(instr.args), {k: swap(v) for k, v in instr.kwargs.items()},
+                 instr.kind)
 
 
 def uses(program):

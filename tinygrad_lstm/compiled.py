@@ -378,14 +378,14 @@ def _run_forward(roots, leaves):
     for node in _order(roots):
         if node in sym:
             continue
-        if node._fn is None:                        # a constant: baked into the program
+        if node._op is None:                        # a constant: baked into the program
             sym[node] = Builder.active.leaf(node.data, None, "const")
             continue
-        fn = node._fn
-        out = fn.forward(*[sym[p] for p in fn.parents], **fn.options)
+        op = node._op
+        out = op.forward(*[sym[p] for p in node._parents], **node._options)
         if out.shape != node.data.shape or out.dtype != node.data.dtype or \
                 (out.size <= 4096 and not np.array_equal(out.value, node.data, equal_nan=True)):
-            raise RuntimeError(f"tracing: op {fn.name} gave a different value on symbolic arrays")
+            raise RuntimeError(f"tracing: op {op.name} gave a different value on symbolic arrays")
         sym[node] = out
     return sym
 
@@ -398,11 +398,11 @@ def _run_backward(roots, seeds, sym):
         g = grads.pop(node, None)
         if g is None:
             continue
-        fn = node._fn
-        if fn is None:
+        if node._op is None:
             at_leaves[node] = g
             continue
-        for parent, pg in zip(fn.parents, fn.backward(g, sym[node], *[sym[p] for p in fn.parents], **fn.options)):
+        inputs = [sym[p] for p in node._parents]
+        for parent, pg in zip(node._parents, node._op.backward(g, sym[node], *inputs, **node._options)):
             if pg is not None and parent.requires_grad:
                 grads[parent] = pg if parent not in grads else grads[parent] + pg
     return at_leaves

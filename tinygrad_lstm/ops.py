@@ -6,6 +6,7 @@ for each input, summed back to that input's shape. The rules use numpy and nothi
 and never write into their arguments, so the compiled path can run them on symbolic arrays
 to write its program (compiled.py).
 """
+import functools
 import math
 
 import numpy as np
@@ -179,6 +180,7 @@ class Sigmoid(Function):
         return (g * z * (1 - z),)
 
 
+@functools.lru_cache(maxsize=None)
 def _exp_floor(dtype):
     """The most negative x for which e^−x is finite in `dtype`."""
     return -float(np.log(np.finfo(dtype).max)) * (1 - 1e-5)    # a margin for float32 rounding

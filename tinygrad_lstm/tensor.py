@@ -16,7 +16,7 @@ _anomaly = False        # True inside detect_anomaly(): every op's output is che
 class Tensor:
     """An n-d float array with an optional gradient and a link to the op that made it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_fn")
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_inputs", "_options")
     __array_ufunc__ = None   # `ndarray + Tensor` defers to Tensor.__radd__ instead of looping
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
@@ -25,18 +25,18 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.name = _check_name(name)
         self.scope = _scope
-        self._fn = None        # the Function that made this tensor; None for a leaf
+        self._op, self._parents = None, ()   # the op (a Function class) that made it, and its inputs
 
     # --- the graph, as viz/ reads it -------------------------------------------------
     @property
     def op(self):
         """The name of the op that made this tensor ("" for a leaf)."""
-        return self._fn.name if self._fn is not None else ""
+        return self._op.name if self._op is not None else ""
 
     @property
     def parents(self):
         """The tensors this one was computed from (empty for a leaf)."""
-        return self._fn.parents if self._fn is not None else ()
+        return self._parents
 
     # --- plain array facts ---------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -104,13 +104,12 @@ class Tensor:
             _check_gradient(node, g)
             total = g if node.grad is None else node.grad + g
             node.grad = np.array(total, dtype=node.data.dtype)   # an array of its own, never shared
-            fn = node._fn
-            if fn is None:         # a leaf: nothing further back
+            if node._op is None:   # a leaf: nothing further back
                 continue
-            input_grads = fn.backward(g, fn.out, *fn.inputs, **fn.options)
+            input_grads = node._op.backward(g, node.data, *node._inputs, **node._options)
             if _anomaly:
                 _check_backward(node, input_grads)
-            for parent, pg in zip(fn.parents, input_grads):
+            for parent, pg in zip(node._parents, input_grads):
                 if pg is not None and parent.requires_grad:      # the chain rule, one edge at a time
                     grads[parent] = pg if parent not in grads else _add(parent, grads[parent], pg)
 
@@ -161,31 +160,31 @@ class Function:
         forward(*inputs, **options) -> output
         backward(g, out, *inputs, **options) -> dL/d(input) for each input (None for none)
 
-    where g = dL/d(output), and each gradient is summed back to its input's shape. An op's
-    node in the graph is an instance holding what the rules need: its parents (Tensors),
-    their arrays as they were at forward time, its output and its options. Because the rules
-    are plain functions of arrays, the compiled path (compiled.py) runs the very same rules
-    on symbolic arrays to write its program: eager and compiled share every derivative.
+    where g = dL/d(output), and each gradient is summed back to its input's shape. The
+    tensor an op makes records what the rules need: the op's class, its parents (Tensors),
+    their arrays as they were at forward time, and its options. Because the rules are plain
+    functions of arrays, the compiled path (compiled.py) runs the very same rules on
+    symbolic arrays to write its program: eager and compiled share every derivative.
     The rules must not modify their arguments: the same array may reach several ops.
     """
 
-    __slots__ = ("parents", "inputs", "out", "options")
     name = ""
 
     @classmethod
     def apply(cls, *parents, **options):
-        inputs = tuple(p.data for p in parents)
+        inputs = tuple([p.data for p in parents])
         data = cls.forward(*inputs, **options)
         if data.__class__ is not np.ndarray:  # numpy gives a scalar for 0-d arithmetic
             data = np.asarray(data)
         if _anomaly:
             _check_forward(cls, parents, data)
         out = Tensor.__new__(Tensor)          # skips __init__'s checks: data is the op's array
-        out.data, out.grad, out.name, out.scope, out._fn = data, None, None, _scope, None
-        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
-        if out.requires_grad:                 # record the node that backward() will visit
-            fn = out._fn = cls()
-            fn.parents, fn.inputs, fn.out, fn.options = parents, inputs, data, options
+        out.data, out.grad, out.name, out.scope = data, None, None, _scope
+        out.requires_grad = _grad_enabled and any([p.requires_grad for p in parents])
+        if out.requires_grad:                 # record what backward() will need
+            out._op, out._parents, out._inputs, out._options = cls, parents, inputs, options
+        else:
+            out._op, out._parents = None, ()
         return out
 
     @staticmethod
@@ -201,11 +200,11 @@ def _check_gradient(node, g):
     """The gradient reaching a node has the node's shape (else its .data was replaced)."""
     if _anomaly and not np.all(np.isfinite(g)):
         raise FloatingPointError(f"detect_anomaly: the gradient reaching {_describe(node)} is not finite")
-    if np.shape(g) != node.data.shape:
-        raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {np.shape(g)}, "
+    if g.shape != node.data.shape:           # numpy arrays and scalars alike have .shape
+        raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {g.shape}, "
                            f"but its data has shape {node.data.shape} now: was its .data replaced "
                            f"after the graph was built?")
-    if node.grad is not None and getattr(node.grad, "shape", None) != node.data.shape:
+    if node.grad is not None and getattr(node.grad, "shape", None) != g.shape:
         raise ValueError(f"backward(): {_describe(node)}.grad was set to "
                          f"{getattr(node.grad, 'shape', type(node.grad).__name__)}, but its gradient "
                          f"has shape {node.data.shape}; set .grad = None to start again")
@@ -213,8 +212,8 @@ def _check_gradient(node, g):
 
 def _add(node, a, b):
     """Two gradients reaching one node from two of its uses."""
-    if np.shape(a) != np.shape(b):    # only if .data was swapped between two uses
-        raise RuntimeError(f"backward(): gradients of shapes {np.shape(a)} and {np.shape(b)} reach "
+    if a.shape != b.shape:            # only if .data was swapped between two uses
+        raise RuntimeError(f"backward(): gradients of shapes {a.shape} and {b.shape} reach "
                            f"{_describe(node)}: was its .data replaced between two uses?")
     return a + b
 
@@ -269,15 +268,14 @@ def topological_order(root, requiring_grad=False):
     Iterative depth-first search with an explicit stack, so a graph of any depth (an LSTM
     unrolled over 10,000 steps is ~250,000 nodes) never meets Python's recursion limit.
     """
-    order, seen, empty = [], {root}, ()
+    order, seen = [], {root}
     stack = [(root, iter(root.parents))]
     while stack:
         node, parents = stack[-1]
         for p in parents:
             if p not in seen and (p.requires_grad or not requiring_grad):
                 seen.add(p)
-                fn = p._fn
-                stack.append((p, iter(fn.parents if fn is not None else empty)))
+                stack.append((p, iter(p._parents)))
                 break
         else:
             stack.pop()

@@ -552,3 +552,70 @@ def test_no_section_computes_the_same_thing_twice(kind):
                 if i.kind not in ("fresh", "mutate")]
         assert len(seen) == len(set(map(str, seen))), name
     assert sum(i.call == "log" for i in replay.program.sections["head"]) == 1
+
+
+# --- 13. steps of one's own: the passes keep to their preconditions -----------------------
+
+class _TwoMaps(RNN):
+    """HS_t = tanh(W_a X_t + W_b X_t (+ b_a)): two products of one X_t whose gradients are
+    one array, and optionally one bias of the two."""
+
+    def __init__(self, bias_on_a=False):
+        super().__init__(3, 4, 3, seed=0)
+        rng = np.random.default_rng(0)
+        kept = {k: v for k, v in self._parameters.items() if k in ("W_hy", "b_y")}
+        self._parameters = {k: Tensor(rng.uniform(-.5, .5, (4, 7)), requires_grad=True, name=k)
+                            for k in ("W_a", "W_b")}
+        if bias_on_a:
+            self._parameters["b_a"] = Tensor(rng.uniform(-.5, .5, 4), requires_grad=True, name="b_a")
+        self._parameters.update(kept)
+
+    def step(self, x_t, layers, named):
+        P = self._parameters
+        X = ops.concat([layers[0][0], x_t], axis=-1)
+        HS = (ops.affine(X, P["W_a"], P.get("b_a")) + ops.affine(X, P["W_b"])).tanh()
+        layers[0][0] = HS
+        return HS
+
+
+class _TiedState(LSTM):
+    """The cell state carried on is the hidden state: two states that are one tensor."""
+
+    def step(self, x_t, layers, named):
+        HS = super().step(x_t, layers, named)
+        layers[1][0] = layers[0][0]
+        return HS
+
+
+@pytest.mark.parametrize("model", [_TwoMaps(), _TwoMaps(bias_on_a=True), _TiedState(3, 4, 3, seed=0)],
+                         ids=["shared-gradient", "one-bias-of-two", "tied-states"])
+def test_steps_that_break_the_fused_patterns_still_compile_right(model):
+    batch = make_batch(model, T=5)
+    assert_same(compiled(model, **batch), eager(model, **batch))
+
+
+def test_freezing_a_parameter_after_compiling_retraces():
+    model = make_model()
+    program = model.compile()
+    batch = make_batch(model)
+    compiled(model, **batch, program=program)
+    W_f = dict(model.named_parameters())["W_f"]
+    W_f.requires_grad = False
+    (loss, grads), (right_loss, right) = compiled(model, **batch, program=program), eager(model, **batch)
+    assert grads["W_f"] is None and right["W_f"] is None and len(program.programs) == 2
+    np.testing.assert_allclose(loss, right_loss, rtol=1e-12)
+    for name in right.keys() - {"W_f"}:
+        np.testing.assert_allclose(grads[name], right[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_float64_data_promotes_a_float32_model_as_eager_does():
+    """The states are computed in float64, as eager computes them (the loss to 1e-12); the
+    float32 parameters' gradients agree to float32 rounding."""
+    model = make_model(dtype="float32")
+    batch = make_batch(model)
+    batch["xs"] = Tensor(batch["xs"], dtype="float64")
+    (loss, grads), (right_loss, right) = compiled(model, **batch), eager(model, **batch)
+    np.testing.assert_allclose(loss, right_loss, rtol=1e-12)
+    for name in right:
+        assert grads[name].dtype == np.float32
+        np.testing.assert_allclose(grads[name], right[name], rtol=1e-5, atol=1e-9, err_msg=name)

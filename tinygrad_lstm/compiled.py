@@ -14,12 +14,16 @@ parameters' shapes) it traces, once:
   rule, on symbolic arrays (trace.py): the numpy calls they make become the program. There
   is no hand-written gradient: backpropagation through time is still reverse mode, over
   one step, run as a loop (a scan) from t = T down to 1;
-- passes (program.py) drop dead code, hoist what no step changes, and turn each weight's
-  per-step gradient gᵀX into one product over all steps; the numpy backend
+- passes (program.py, fusion.py) drop dead code and common subexpressions, hoist what no
+  step changes, turn each weight's per-step gradient gᵀX into one product over all steps,
+  fuse the gate products that share X_t, merge element-wise ops on neighbouring gate
+  columns, and compute only the columns of a product that are read; the numpy backend
   (numpy_backend.py) gives every value a buffer, allocated once.
 A trace cannot see Python control flow that depends on data: the program replays the
-branch the trace took. Rules are guarded (a branch on a traced value raises), and every
-value depending on an input is recorded, so no input is ever baked in as a constant.
+branch the trace took. Rules are guarded (a branch on a traced value raises), and the
+inputs are traced as needing a gradient, so every op on them is recorded and replayed.
+What a step computes from an input's .data outside the ops (Tensor(x_t.data > 0)) is not
+an op: it is baked in from the first batch, so write it with ops.
 """
 import numpy as np
 
@@ -56,7 +60,7 @@ class CompiledModel:
     def program(self, xs=None, targets=None, mask=None, h0=None, c0=None, batch=None):
         """The Replay for this input's signature (tracing it if new): print it, or its .source."""
         batch = batch or _Batch(self.model, xs, targets, mask, h0, c0)
-        key = batch.signature() + tuple((p.shape, p.dtype) for p in self.model.parameters())
+        key = batch.signature() + tuple((p.shape, p.dtype, p.requires_grad) for p in self.model.parameters())
         if key not in self.programs:
             self.programs[key] = Replay(self.model, batch)
         return self.programs[key]
@@ -88,7 +92,7 @@ class _Batch:
                 self.states[name] = layers.reshape(model.num_layers, B, model.hidden_size)
 
     def signature(self):
-        return (self.T, self.B, self.single, self.dtype, self.mask is not None) + self.given
+        return (self.T, self.B, self.single, self.xs.dtype, self.mask is not None) + self.given
 
 
 class Replay:
@@ -213,21 +217,17 @@ class Scan:
         self.state_grads = {(n, k): step_grads.get(s) for n in names for k, s in enumerate(state_in[n])}
         self.state_out = {(n, k): sym[s] for n in names for k, s in enumerate(state_out[n])}
         self.state_in = {(n, k): leaves[s] for n in names for k, s in enumerate(state_in[n])}
-        self.x_t, self.head_leaves, self.M = leaves[x_t], head_leaves, M
+        self.x_t = leaves[x_t]
         self.HS_all_sym, self.Y_sym = head_leaves[HS_all], head_leaves[Y]
         self.M_sym = head_leaves.get(M)
-        live = [self.loss, self.logits, self.dHS_all] + [s for s in self.state_out.values()] + \
-            [s for s in self.state_grads.values() if s is not None]
-        program.eliminate_dead_code(live)
-        program.eliminate_common_subexpressions()
-        live = [self.loss, self.logits, self.dHS_all] + list(self.state_out.values()) + \
-            [s for s in self.state_grads.values() if s is not None]
+        program.eliminate_dead_code(self._live())
+        program.eliminate_common_subexpressions()          # may rename the values _live() lists
         program.hoist_invariants()
         program.hoist_weight_gradients()
         fuse_shared_products(program, {s: i for i, s in self.param_syms.items()})
         merge_side_by_side(program)
         program.narrow_products()
-        program.eliminate_dead_code(live)
+        program.eliminate_dead_code(self._live())
         for instrs in program.sections.values():   # the values seen while tracing are not
             for instr in instrs:                   # needed any more: let them go
                 for s in [instr.out] + instr.reads:
@@ -238,13 +238,16 @@ class Scan:
     def _allocate(self, model, batch):
         T, B, dtype = self.T, self.B, model.dtype
         H, L = model.hidden_size, model.num_layers
-        self.X = np.empty(batch.xs.shape, dtype=dtype)
+        self.X = np.empty(batch.xs.shape, dtype=batch.xs.dtype)
         self.Ybuf = np.empty(batch.Y.shape, dtype=dtype)
         self.Mbuf = None if batch.mask is None else np.empty(batch.mask.shape, dtype=dtype)
-        self.S = {n: [np.empty((T + 1, B, H), dtype=dtype) for _ in range(L)] for n in model.state_names}
+        # the states in the dtypes the step gave them (float64 data promotes a float32 model)
+        self.S = {n: [np.empty((T + 1, B, H), dtype=self.state_out[(n, k)].dtype) for k in range(L)]
+                  for n in model.state_names}
         # the states' gradients are carried from step t+1 to step t: two rows, used in turn
-        self.dS = {n: [np.zeros((2, B, H), dtype=dtype) for _ in range(L)] for n in model.state_names}
-        self.dHead = np.empty((T * B, H), dtype=dtype)
+        self.dS = {n: [np.zeros((2, B, H), dtype=self.state_out[(n, k)].dtype) for k in range(L)]
+                   for n in model.state_names}
+        self.dHead = np.empty((T * B, H), dtype=self.S["HS"][-1].dtype)
         self.G = {}
         for _, p, _ in self.program.accumulate:
             self.G.setdefault(p, np.empty(self.param_syms[p].shape, dtype=self.param_syms[p].dtype))
@@ -253,7 +256,12 @@ class Scan:
                 self.G.setdefault(i, np.empty(self.param_syms[i].shape, dtype=self.param_syms[i].dtype))
         for p, *_ in self.program.post:
             self.G.setdefault(p, np.empty(self.param_syms[p].shape, dtype=self.param_syms[p].dtype))
-        self.params = []
+
+    def _live(self):
+        """What the program must compute: the loss, the logits, the head's gradient, the
+        states and their gradients."""
+        return [self.loss, self.logits, self.dHS_all, *self.state_out.values(),
+                *(s for s in self.state_grads.values() if s is not None)]
 
     def rename(self, same):
         """Values the program replaced by equal ones (common subexpressions)."""
@@ -330,15 +338,16 @@ class Scan:
         return out
 
     def pinned(self, section):
-        """Values that must end up in a given place: states in row t+1, their gradients in
-        row t, the head's gradient in dHead."""
-        if section == "forward":
-            return {s: f"{n}{k}_out" for (n, k), s in self.state_out.items()}
-        if section == "backward":
-            return {s: f"d{n}{k}_in" for (n, k), s in self.state_grads.items() if s is not None}
-        if section == "head":
-            return {self.dHS_all: "dHead"} if self.dHS_all is not None else {}
-        return {}
+        """{value: [places]}: the values that must end up in given places (states in row
+        t+1, their gradients in row t, the head's gradient in dHead). One value may have to
+        go to several places: two states may be the same tensor."""
+        places = {"forward": [(s, f"{n}{k}_out") for (n, k), s in self.state_out.items()],
+                  "backward": [(s, f"d{n}{k}_in") for (n, k), s in self.state_grads.items() if s is not None],
+                  "head": [(self.dHS_all, "dHead")] if self.dHS_all is not None else []}.get(section, [])
+        pinned = {}
+        for s, place in places:
+            pinned.setdefault(s, []).append(place)
+        return pinned
 
     def whole(self, s):
         if s is self.x_t:

@@ -9,6 +9,8 @@ side into one buffer; and the weights' gradients Σ_t dg_tᵀ X_t become one pro
 the loop, whose rows are the four dW_g. Same arithmetic, fewer and larger numpy calls.
 The eager graph keeps the four gates apart, as the lecture draws them.
 """
+import itertools
+
 import numpy as np
 
 from .program import is_column_slice, uses as count_uses
@@ -34,7 +36,7 @@ def fuse_shared_products(program, params):
         if weight is not None and instr.args[0].ndim == 2 and uses[instr.out] == 1:
             candidates.setdefault(instr.args[0], []).append((instr, weight))
     for x, found in candidates.items():
-        if len(found) >= 2 and len({w.shape[1] for _, w in found}) == 1:
+        if len(found) >= 2:
             _fuse(program, x, found, made, uses, params)
 
 
@@ -54,10 +56,12 @@ def _fuse(program, x, found, made, uses, params):
         after = next((i for i in forward if i.call == "add" and i.args[0] is instr.out), None)
         if after is not None and isinstance(after.args[1], Sym) and after.args[1] in params:
             adds[instr] = after
+    if 0 < len(adds) < len(found):     # some gates with a bias, some without: leave them
+        return
     with_bias = len(adds) == len(found)
     found = sorted(found, key=lambda f: _chain(program, (adds[f[0]] if with_bias else f[0]).out))
     weights = [w for _, w in found]
-    count = iter(range(10**9))
+    count = itertools.count()
 
     def new(value, name):
         return Sym(f"{name}{next(count)}_{x.name}", value, "value")
@@ -112,6 +116,8 @@ def _fuse_backward(program, x, members, new):
     made = {i.out: i for i in backward}
     if any(g not in made or made[g].kind not in ("ufunc", "matmul") for g in gates):
         return
+    if len({id(instr.args[0]) for instr, _ in products.values()}) != len(members):
+        return                         # two gates share one gradient array: no room side by side
     for instr, m in products.values():
         m.append(instr.args[0])                          # the gate's gradient g_k
     # the weights' (and biases') gradients must be the hoisted Σ_t g_kᵀ X (Σ_t g_k), which
@@ -140,7 +146,7 @@ def _chain(program, s):
     """The element-wise calls applied to s, one after another: gates alike sort together."""
     calls, instrs = [], program.sections["forward"]
     while True:
-        readers = [i for i in instrs if s in i.args]
+        readers = [i for i in instrs if any(a is s for a in i.reads)]
         if len(readers) != 1 or readers[0].kind != "ufunc":
             return str(calls)
         calls.append((readers[0].call, [a for a in readers[0].args if not isinstance(a, Sym)]))
@@ -152,7 +158,7 @@ def merge_side_by_side(program):
     union: σ applied to the f, i and o columns of the fused gates is one σ on 3H columns.
     The ops' results become column views of the merged result, so the next op of each
     chain meets neighbours again and merges in turn."""
-    count = iter(range(10**9))
+    count = itertools.count()
     changed = True
     while changed:
         changed = False

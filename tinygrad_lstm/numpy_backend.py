@@ -1,11 +1,13 @@
 """The numpy backend: a Program (program.py) becomes one Python function of numpy calls.
 
-Every buffer is allocated once per signature (and its row views listed on the first replay). A value the backward loop reads at step t
-lives in row t of a stacked buffer (T rows); a state lives in a buffer of T+1 rows, step t
-reading row t and writing row t+1. Other loop values share scratch buffers by liveness: a
-buffer is reused once the last reader of its value has run (an element-wise op may even
-write into its own dying input). Views and fresh arrays are expressions, evaluated where
-they are used. The generated source is kept (`source`) and can be printed.
+Every buffer is allocated once per signature (its row views are listed on the first
+replay). A value the backward loop reads at step t lives in row t of a stacked buffer (T
+rows); a state lives in a buffer of T+1 rows, step t reading row t and writing row t+1.
+Other loop values share scratch buffers by liveness: a buffer is reused once the last
+reader of its value has run (an element-wise op may even write into its own dying input).
+Views and fresh arrays are expressions evaluated where they are defined; a view of a
+buffer that is the same at every step (not a reshape, which may copy) is made once,
+before the loop. The generated source is kept (`source`) and can be printed.
 """
 from collections import defaultdict
 
@@ -49,12 +51,13 @@ class Backend:
             while self.instr_of.get(s) is not None and self.instr_of[s].kind == "view":
                 wanted.discard(s)
                 s = self.instr_of[s].args[0]
-                wanted.add(s) if made_in.get(s) in ("forward", "backward") else None
+                if made_in.get(s) in ("forward", "backward"):
+                    wanted.add(s)
         self.carried = {}                     # forward values that are states: their out rows
         pinned = self.scan.pinned("forward")
         for s in [s for s in wanted if s in pinned]:
             wanted.discard(s)
-            self.carried[s] = pinned[s]
+            self.carried[s] = pinned[s][0]
         T = self.program.T
         for s in sorted(wanted, key=lambda s: s.name):      # a stable order: the same source each time
             name = f"R_{s.name}"
@@ -137,19 +140,16 @@ class Backend:
 
     def _straight(self, instrs, section):
         """Code run once: every value is an expression (a fresh array), except pinned ones."""
-        lines = []
+        lines, pinned = [], self.scan.pinned(section)
         for instr in instrs:
-            pin = self.scan.pinned(section).get(instr.out)
-            target = pin if pin is not None and instr.kind in OUT_KINDS else None
+            places = pinned.get(instr.out) if instr.kind in OUT_KINDS else None
+            target = places.pop(0) if places else None
             lines.append("    " + self._statement(instr, target))
             if instr.kind != "mutate":
                 self.where[instr.out] = target or instr.out.name
                 self.fixed.add(instr.out)
-            if pin is not None and target is None:
-                lines.append(f"    np.copyto({pin}, {instr.out.name})")
-        for s, pin in self.scan.pinned(section).items():
-            if self.made_in.get(s) != section:          # not made here: copy it in
-                lines.append(f"    np.copyto({pin}, {self._ref(s)})")
+        for s, places in pinned.items():                # not written in place: copy it there
+            lines += [f"    np.copyto({place}, {self._ref(s)})" for place in places]
         return lines
 
     def _loop(self, section):
@@ -182,7 +182,8 @@ class Backend:
             if instr.kind == "mutate":
                 body.append(self._statement(instr, None))
                 continue
-            if instr.kind == "view" and s not in self.stacked and all(a in fixed for a in _reads(instr)):
+            if instr.kind == "view" and instr.call != ".reshape" and s not in self.stacked \
+                    and all(a in fixed for a in _reads(instr)):
                 setup.append("    " + self._statement(instr, None))
                 self.where[s] = s.name
                 fixed.add(s)
@@ -190,16 +191,16 @@ class Backend:
             if s in self.stacked and self.made_in[s] == section:
                 rows[s.name] = f"R_{s.name}"
                 target = s.name
-            elif s in pinned and instr.kind in OUT_KINDS:
-                target = pinned.pop(s)
+            elif pinned.get(s) and instr.kind in OUT_KINDS:
+                target = pinned[s].pop(0)
             else:
                 target = scratch.get(s)
             body.append(self._statement(instr, target))
             self.where[s] = target if target is not None else s.name
             if target is not None and instr.kind not in OUT_KINDS:      # an expression to store
                 body[-1] = f"np.copyto({target}, {self._expression(instr)})"
-        for s, target in pinned.items():                # pinned values not written in place
-            body.append(f"np.copyto({target}, {self._ref(s)})")
+        for s, places in pinned.items():                # pinned values not written in place
+            body += [f"np.copyto({place}, {self._ref(s)})" for place in places]
         body += [f"np.add(G{p}, {self._ref(s)}, out=G{p})" for sec, p, s in self.program.accumulate
                  if sec == section]
         names, lists = zip(*rows.items()) if rows else ((), ())

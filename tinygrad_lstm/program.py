@@ -1,4 +1,4 @@
-"""A compiled program: instructions over named buffers, and its numpy backend.
+"""A compiled program: instructions over named buffers, and the passes that improve it.
 
 A Program has five sections, run in this order on every replay:
 
@@ -8,9 +8,10 @@ A Program has five sections, run in this order on every replay:
     backward   the step body's reverse-mode program, for t = T … 1
     post       once: the weight gradients Σ_t g_tᵀ X_t, each as one matrix product
 
-It is plain data (see trace.Instr): `str(program)` prints it. The numpy backend
-(`source()`) turns it into one Python function that calls numpy with out= buffers,
-allocated once per signature; another backend could translate the same instructions.
+Its instructions are plain data (see trace.Instr): `str(program)` prints them. The passes
+ask the scan it came from (compiled.Scan) which values are parameters, inputs and states.
+The numpy backend (numpy_backend.py) turns it into one Python function that calls numpy
+with out= buffers; another backend could translate the same instructions.
 """
 from collections import defaultdict
 
@@ -90,7 +91,7 @@ class Program:
     def hoist_invariants(self):
         """Move instructions that read only parameters, constants or other such values out
         of the loops, into `pre` (loop-invariant code motion)."""
-        invariant = {s for s in self.scan.invariants()}
+        invariant = set(self.scan.invariants())
         for name in ("forward", "backward"):
             kept = []
             for instr in self.sections[name]:
@@ -207,19 +208,23 @@ def reads(instr):
 
 def _weight_gradient(instr, made, scan):
     """("gemm", g, X) for c = gᵀ @ X, ("rows", g, None) for c = g.sum(axis=0), with g and X
-    per-step matrices the scan can stack; else None."""
+    per-step matrices the scan can stack (arrays of their own, not views); else None."""
     if instr.call == "matmul" and len(instr.args) == 2:
         left, right = instr.args
         t = made.get(left)
         if t is not None and t.call == ".transpose" and len(t.args) == 1:
             g = t.args[0]
-            if g.ndim == 2 and right.ndim == 2 and scan.stackable(g) and scan.stackable(right):
+            if g.ndim == 2 and right.ndim == 2 and _stackable(g, made, scan) and _stackable(right, made, scan):
                 return ("gemm", g, right)
     if instr.call == ".sum" and instr.kwargs == {"axis": 0, "keepdims": False}:
         g = instr.args[0]
-        if g.ndim == 2 and scan.stackable(g):
+        if g.ndim == 2 and _stackable(g, made, scan):
             return ("rows", g, None)
     return None
+
+
+def _stackable(s, made, scan):
+    return scan.stackable(s) and (s not in made or made[s].kind in OUT_KINDS)
 
 
 def literal(value, constants):

@@ -162,10 +162,11 @@ class Function:
 
     where g = dL/d(output), and each gradient is summed back to its input's shape. The
     tensor an op makes records what the rules need: the op's class, its parents (Tensors),
-    their arrays as they were at forward time, and its options. Because the rules are plain
-    functions of arrays, the compiled path (compiled.py) runs the very same rules on
-    symbolic arrays to write its program: eager and compiled share every derivative.
-    The rules must not modify their arguments: the same array may reach several ops.
+    their arrays at forward time (the very arrays: a later `.data = ...` is not seen), and
+    its options. Because the rules are plain functions of arrays, the compiled path
+    (compiled.py) runs the very same rules on symbolic arrays to write its program: eager
+    and compiled share every derivative. The rules must not modify their arguments: the
+    same array may reach several ops.
     """
 
     name = ""
@@ -266,7 +267,7 @@ def topological_order(root, requiring_grad=False):
     requiring_grad, only those that require grad (what backward() visits).
 
     Iterative depth-first search with an explicit stack, so a graph of any depth (an LSTM
-    unrolled over 10,000 steps is ~250,000 nodes) never meets Python's recursion limit.
+    unrolled over 10,000 steps is ~170,000 nodes) never meets Python's recursion limit.
     """
     order, seen = [], {root}
     stack = [(root, iter(root.parents))]

@@ -24,9 +24,6 @@ from functools import cached_property
 
 import numpy as np
 
-VIEW_METHODS = ("reshape", "transpose", "swapaxes")
-
-
 @dataclass(eq=False)
 class Instr:
     out: "Sym"            # the value defined (for "mutate": the value written into)
@@ -137,6 +134,8 @@ class Sym:
 
     # --- numpy's dispatch protocols -----------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if Builder.active is None:
+            raise TypeError(f"a symbolic array ({self.name}) was used outside tracing")
         if "out" in kwargs:
             raise TypeError("traced rules must not write with out=: the compiler chooses buffers")
         if method == "__call__":
@@ -170,8 +169,8 @@ class Sym:
     def max(self, axis=None, keepdims=False):
         return self._method("max", "reduce", axis=axis, keepdims=keepdims)
 
-    def reshape(self, *shape):
-        return self._method("reshape", "view", *shape)
+    def reshape(self, *shape):         # a view, or a copy of a non-contiguous array: the
+        return self._method("reshape", "view", *shape)   # backend evaluates it where it is read
 
     def transpose(self, *axes):
         return self._method("transpose", "view", *axes)

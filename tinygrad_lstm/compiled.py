@@ -160,15 +160,17 @@ class Scan:
         names = list(model.state_names)
         # --- 1. trace one step, and the head, as ordinary eager graphs ---------------------
         with _recording():
-            x_t = Tensor(batch.xs[0], requires_grad=True, name="x_t")   # inputs too: nothing
-            state_in = {n: [Tensor(batch.states[n][k], requires_grad=True, name=f"{n}_in{k}")   # depending
-                            for k in range(L)] for n in names}                                # on them is baked
+            # the inputs are traced as needing a gradient too: every op on them is recorded
+            x_t = Tensor(batch.xs[0], requires_grad=True, name="x_t")
+            state_in = {n: [Tensor(batch.states[n][k], requires_grad=True, name=f"{n}_in{k}")
+                            for k in range(L)] for n in names}
             layers = [list(state_in[n]) for n in names]
             model.step(x_t, layers, {})
             state_out = {n: layers[i] for i, n in enumerate(names)}
             HS_all = Tensor(np.zeros((T * B, H), dtype=dtype), requires_grad=True, name="HS_all")
             Y = Tensor(batch.Y, requires_grad=True, name="Y")
-            M = None if batch.mask is None else Tensor(batch.mask, dtype=dtype, requires_grad=True, name="mask")
+            M = None if batch.mask is None else \
+                Tensor(batch.mask, dtype=dtype, requires_grad=True, name="mask")
             logits = model.output(HS_all)
             loss = model.loss_from_logits(logits, Y, M, B)
         # --- 2. the forward rules on symbolic arrays ---------------------------------------
@@ -295,7 +297,8 @@ class Scan:
     def namespace(self):
         ns = {f"P{i}": p.data for i, p in enumerate(self.model.parameters())}
         top = self.S["HS"][-1]
-        ns.update(HS_all=top[1:].reshape(self.T * self.B, -1), Ybuf=self.Ybuf, Mbuf=self.Mbuf, dHead=self.dHead,
+        ns.update(HS_all=top[1:].reshape(self.T * self.B, -1), Ybuf=self.Ybuf, Mbuf=self.Mbuf,
+                  dHead=self.dHead,
                   R_dHead=self.dHead.reshape(self.T, self.B, -1))
         ns.update({f"G{p}": G for p, G in self.G.items()})
         for (n, k), s in self.state_in.items():

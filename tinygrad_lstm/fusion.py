@@ -130,7 +130,8 @@ def _fuse_backward(program, x, members, new):
         return
     members.sort(key=lambda m: m[2])
     D = new(np.concatenate([m[5].value for m in members], axis=-1), "D")
-    W = next(i.out for i in program.sections["pre"] if i.call == "concatenate" and i.args[0][0] is members[0][4])
+    W = next(i.out for i in program.sections["pre"]                 # the stacked weights
+             if i.call == "concatenate" and i.args[0][0] is members[0][4])
     last = max(backward.index(i) for i in chain)
     removed = set(chain) | {instr for instr, _ in products.values()}
     fused = Instr(total, "matmul", (D, W), {}, "matmul")
@@ -219,7 +220,8 @@ def _merge(program, name, base, run, k, count):
     O = Sym(f"O{tag}", value, "value")
     merged = [Instr(V, "getitem", (base, (slice(None), slice(lo, hi))), {}, "view"),
               Instr(O, first.call, tuple(args), {}, "ufunc")]
-    merged += [Instr(i.out, "getitem", (O, (slice(None), slice(a - lo, b - lo))), {}, "view") for a, b, i in run]
+    merged += [Instr(i.out, "getitem", (O, (slice(None), slice(a - lo, b - lo))), {}, "view")
+               for a, b, i in run]
     members = {i for _, _, i in run}
     instrs = program.sections[name]
     at = min(instrs.index(i) for i in members)         # where the earliest of them stood

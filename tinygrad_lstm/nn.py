@@ -177,8 +177,10 @@ class LSTMCell(Module):
 
         f_t, i_t, c_t, o_t = (pre_activation(g) for g in self.gates)
         if self.peephole:                                                  # f and i peep at CS_{t−1}
-            f_t = (f_t.named("W_f X_t + b_f") + (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")).named("f_t")
-            i_t = (i_t.named("W_i X_t + b_i") + (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")).named("i_t")
+            peep_f = (P[f"{p}p_f"] * CS_prev).named("p_f ⊗ CS_{t-1}")
+            peep_i = (P[f"{p}p_i"] * CS_prev).named("p_i ⊗ CS_{t-1}")
+            f_t = (f_t.named("W_f X_t + b_f") + peep_f).named("f_t")
+            i_t = (i_t.named("W_i X_t + b_i") + peep_i).named("i_t")
         F_t = f_t.sigmoid().named("F_t")                                   # forget gate
         I_t = i_t.sigmoid().named("I_t")                                   # input gate
         C_t = c_t.tanh().named("C_t")                                      # candidate
@@ -285,7 +287,8 @@ class _Recurrent(Module):
         logits = run.logits
         targets = ops.target_distribution(logits.data, self._check_targets(targets, logits.shape))
         mask = None if mask is None else Tensor(self._check_mask(mask, logits.shape[:-1]), dtype=self.dtype)
-        return self.loss_from_logits(logits, Tensor(targets, name="y"), mask, logits.shape[1] if logits.ndim == 3 else 1)
+        batch = logits.shape[1] if logits.ndim == 3 else 1
+        return self.loss_from_logits(logits, Tensor(targets, name="y"), mask, batch)
 
     @staticmethod
     def loss_from_logits(logits, Y, mask, batch):

@@ -23,7 +23,6 @@ class Backend:
         self.program, self.scan = program, program.scan
         self.ns = {"np": np}                  # the generated function's globals
         self.where = {}                       # Sym -> the identifier that holds it
-        self.lines = []
         self.stacked = {}                     # Sym -> its stacked (T, ...) buffer
         self._plan_storage()
 
@@ -32,7 +31,8 @@ class Backend:
         """Which loop values need a row per step: those the backward loop or post reads."""
         p = self.program
         made_in = {i.out: name for name in p.sections for i in p.sections[name] if i.kind != "mutate"}
-        self.made_in, self.instr_of = made_in, {i.out: i for s in p.sections.values() for i in s if i.kind != "mutate"}
+        self.made_in = made_in
+        self.instr_of = {i.out: i for s in p.sections.values() for i in s if i.kind != "mutate"}
         wanted = set()
         for instr in p.sections["backward"] + p.sections["head"]:
             for a in _reads(instr):
@@ -205,7 +205,8 @@ class Backend:
                  if sec == section]
         names, lists = zip(*rows.items()) if rows else ((), ())
         order = (lambda r: r) if section == "forward" else (lambda r: f"reversed({r})")
-        head = f"    for {', '.join(names)}{',' if len(names) == 1 else ''} in zip({', '.join(order(r) for r in lists)}):"
+        targets = ", ".join(names) + ("," if len(names) == 1 else "")
+        head = f"    for {targets} in zip({', '.join(order(r) for r in lists)}):"
         return setup + [head] + ["        " + line for line in body] if body else []
 
     def _recomputed_views(self, instrs):
@@ -214,7 +215,8 @@ class Backend:
 
         def need(s):
             instr = self.instr_of.get(s)
-            if s in done or instr is None or self.made_in.get(s) != "forward" or s in self.stacked or s in self.carried:
+            if s in done or instr is None or self.made_in.get(s) != "forward" or s in self.stacked \
+                    or s in self.carried:
                 return
             if instr.kind != "view":
                 return
@@ -263,7 +265,8 @@ class Backend:
         lines = []
         for g in self.program.groups:
             D, width = f"B_{g.D.name}", g.D.shape[-1]
-            lines.append(f"    dW = {D}.reshape(-1, {width}).T @ {self._whole(g.x)}.reshape(-1, {g.x.shape[-1]})")
+            X = f"{self._whole(g.x)}.reshape(-1, {g.x.shape[-1]})"
+            lines.append(f"    dW = {D}.reshape(-1, {width}).T @ {X}")
             if all(m[1] is not None for m in g.members):
                 lines.append(f"    db = {D}.reshape(-1, {width}).sum(axis=0)")
             for w, b, lo, hi, _ in g.members:
@@ -274,8 +277,8 @@ class Backend:
             A = self._whole(a)
             if how == "gemm":
                 B = self._whole(b)
-                lines.append(f"    np.add(G{p}, {A}.reshape(-1, {a.shape[-1]}).T @ {B}.reshape(-1, {b.shape[-1]}), "
-                             f"out=G{p})")
+                product = f"{A}.reshape(-1, {a.shape[-1]}).T @ {B}.reshape(-1, {b.shape[-1]})"
+                lines.append(f"    np.add(G{p}, {product}, out=G{p})")
             else:
                 lines.append(f"    np.add(G{p}, {A}.reshape(-1, {a.shape[-1]}).sum(axis=0), out=G{p})")
         return lines

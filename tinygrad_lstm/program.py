@@ -123,10 +123,12 @@ class Program:
                 columns = Sym(f"{right.name}_cols{len(self.sections['pre'])}", np.empty((right.shape[0],
                               view.out.shape[-1]), dtype=right.dtype), "value")
                 sliced = Sym(columns.name + "v", np.empty(columns.shape, dtype=right.dtype), "value")
-                self.sections["pre"] += [Instr(sliced, "getitem", (right, (slice(None), view.args[1][1])), {}, "view"),
+                index = (slice(None), view.args[1][1])
+                self.sections["pre"] += [Instr(sliced, "getitem", (right, index), {}, "view"),
                                          Instr(columns, "ascontiguousarray", (sliced,), {}, "fresh")]
                 narrowed = Instr(view.out, "matmul", (instr.args[0], columns), {}, "matmul")
-                self.sections[name] = [narrowed if i is instr else i for i in self.sections[name] if i is not view]
+                self.sections[name] = [narrowed if i is instr else i for i in self.sections[name]
+                                       if i is not view]
                 invariant.add(columns)
 
     def hoist_weight_gradients(self):
@@ -214,7 +216,8 @@ def _weight_gradient(instr, made, scan):
         t = made.get(left)
         if t is not None and t.call == ".transpose" and len(t.args) == 1:
             g = t.args[0]
-            if g.ndim == 2 and right.ndim == 2 and _stackable(g, made, scan) and _stackable(right, made, scan):
+            if g.ndim == 2 and right.ndim == 2 and _stackable(g, made, scan) \
+                    and _stackable(right, made, scan):
                 return ("gemm", g, right)
     if instr.call == ".sum" and instr.kwargs == {"axis": 0, "keepdims": False}:
         g = instr.args[0]

@@ -1,15 +1,15 @@
 """Models built from the engine's ops: Linear, RNN, LSTM (stacked, optional peepholes).
 
 Nothing here has a backward of its own. An unrolled LSTM is just a graph of concat,
-matmul, add, sigmoid, tanh and mul nodes, and backpropagation through time is
-backward() on that graph. Every node carries the lecture's symbol as its `name` and its
+affine, add, sigmoid, tanh and mul nodes, and backpropagation through time is
+backward() on that graph (or, compiled, the same rules replayed: compiled.py). Every node carries the lecture's symbol as its `name` and its
 time step as its `scope` ("t=1", "t=2", ...), so a picture of the graph reads like the
 lecture.
 
 Notation (lecture 004, math spec §1): X_t = [HS_{t−1}; x_t] (hidden state first),
 f_t = W_f X_t + b_f, F_t = σ(f_t), likewise I_t, O_t; C_t = tanh(W_c X_t + b_c);
 CS_t = CS_{t−1} ⊗ F_t + I_t ⊗ C_t;  HS_t = O_t ⊗ tanh(CS_t);  Z_t = W_y HS_t + b_y.
-Batches are rows: x_t is (B, I), so the code writes W_f X_t as X_t @ W_fᵀ.
+Batches are rows: x_t is (B, I), so affine(X_t, W_f, b_f) computes X_t W_fᵀ + b_f.
 """
 import io
 import json

@@ -254,7 +254,7 @@ class Scan:
         for _, p, _ in self.program.accumulate:
             self.G.setdefault(p, np.empty(self.param_syms[p].shape, dtype=self.param_syms[p].dtype))
         for g in self.program.groups:
-            for i in (m for member in g.members for m in member[:2] if m is not None):
+            for i in (i for gate in g.gates for i in (gate.weight, gate.bias) if i is not None):
                 self.G.setdefault(i, np.empty(self.param_syms[i].shape, dtype=self.param_syms[i].dtype))
         for p, *_ in self.program.post:
             self.G.setdefault(p, np.empty(self.param_syms[p].shape, dtype=self.param_syms[p].dtype))

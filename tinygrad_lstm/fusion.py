@@ -10,6 +10,8 @@ the loop, whose rows are the four dW_g. Same arithmetic, fewer and larger numpy 
 The eager graph keeps the four gates apart, as the lecture draws them.
 """
 import itertools
+from dataclasses import dataclass
+from typing import List, Optional
 
 import numpy as np
 
@@ -17,12 +19,25 @@ from .program import is_column_slice, uses as count_uses
 from .trace import Instr, Sym
 
 
-class Group:
-    """Gates fused into one product: their weights' indices, column spans, and the
-    backward buffer D_t whose columns hold their gradients."""
+@dataclass(eq=False)
+class Gate:
+    """One product of a fused set: its weight's (and bias's) parameter index, its columns
+    lo:hi of the fused product, its weight W, and its gradient g once the backward is fused."""
+    weight: int
+    bias: Optional[int]
+    lo: int
+    hi: int
+    W: Sym
+    g: Optional[Sym] = None
 
-    def __init__(self, x, members, D):
-        self.x, self.members, self.D = x, members, D     # members: (param index, bias index, lo, hi, g)
+
+@dataclass(eq=False)
+class Group:
+    """Gates fused into one product of the forward value x, whose gradients are the columns
+    of the backward loop's buffer D_t."""
+    x: Sym
+    gates: List[Gate]
+    D: Sym
 
 
 def fuse_shared_products(program, params):
@@ -78,30 +93,30 @@ def _fuse(program, x, found, made, uses, params):
         program.sections["pre"].append(Instr(b, "concatenate", (tuple(biases),), {"axis": 0}, "join"))
         out = new(M.value + b.value, "A")
         fused.append(Instr(out, "add", (M, b), {}, "ufunc"))
-    members, lo = [], 0
+    gates, lo = [], 0
     for instr, w in found:
-        gate = adds[instr].out if with_bias else instr.out
+        pre_activation = adds[instr].out if with_bias else instr.out
         hi = lo + w.shape[0]
-        fused.append(Instr(gate, "getitem", (out, (slice(None), slice(lo, hi))), {}, "view"))
-        members.append([params[w], params[adds[instr].args[1]] if with_bias else None, lo, hi, w])
+        fused.append(Instr(pre_activation, "getitem", (out, (slice(None), slice(lo, hi))), {}, "view"))
+        gates.append(Gate(params[w], params[adds[instr].args[1]] if with_bias else None, lo, hi, w))
         lo = hi
     removed = {i for i, _ in found} | set(adds.values())
     first = min(forward.index(i) for i in removed)
     program.sections["forward"] = forward[:first] + fused + [i for i in forward[first:] if i not in removed]
-    _fuse_backward(program, x, members, new)
+    _fuse_backward(program, x, gates, W, new)
 
 
-def _fuse_backward(program, x, members, new):
+def _fuse_backward(program, x, gates, W, new):
     """dX_t = Σ_k g_k W_k → [g_1 … g_k] W, the g_k written into the columns of one buffer."""
     backward = program.sections["backward"]
     uses = count_uses(program)
     products = {}
     for instr in backward:
         if instr.call == "matmul" and len(instr.args) == 2 and isinstance(instr.args[1], Sym):
-            for m in members:
-                if instr.args[1] is m[4] and uses[instr.out] == 1:
-                    products[instr.out] = (instr, m)
-    if len(products) != len(members):
+            for gate in gates:
+                if instr.args[1] is gate.W and uses[instr.out] == 1:
+                    products[instr.out] = (instr, gate)
+    if len(products) != len(gates):
         return
     partial, chain = set(products), []
     for instr in backward:             # the adds that sum exactly these products
@@ -112,35 +127,28 @@ def _fuse_backward(program, x, members, new):
     if len(partial) != 1:
         return
     total = partial.pop()
-    gates = [products[d][0].args[0] for d in products]
     made = {i.out: i for i in backward}
-    if any(g not in made or made[g].kind not in ("ufunc", "matmul") for g in gates):
+    grads = {gate: instr.args[0] for instr, gate in products.values()}   # each gate's g_k
+    if any(g not in made or made[g].kind not in ("ufunc", "matmul") for g in grads.values()):
         return
-    if len({id(instr.args[0]) for instr, _ in products.values()}) != len(members):
+    if len({id(g) for g in grads.values()}) != len(gates):
         return                         # two gates share one gradient array: no room side by side
-    for instr, m in products.values():
-        m.append(instr.args[0])                          # the gate's gradient g_k
     # the weights' (and biases') gradients must be the hoisted Σ_t g_kᵀ X (Σ_t g_k), which
     # the fused product after the loop replaces; a rule written otherwise keeps its own
     post = {(p, how, a, b) for p, how, a, b in program.post}
-    if not all((m[0], "gemm", m[5], x) in post and (m[1] is None or (m[1], "rows", m[5], None) in post)
-               for m in members):
-        for m in members:
-            del m[5:]
+    if not all((gate.weight, "gemm", g, x) in post
+               and (gate.bias is None or (gate.bias, "rows", g, None) in post) for gate, g in grads.items()):
         return
-    members.sort(key=lambda m: m[2])
-    D = new(np.concatenate([m[5].value for m in members], axis=-1), "D")
-    W = next(i.out for i in program.sections["pre"]                 # the stacked weights
-             if i.call == "concatenate" and i.args[0][0] is members[0][4])
+    for gate, g in grads.items():
+        gate.g = g
+    D = new(np.concatenate([gate.g.value for gate in gates], axis=-1), "D")   # gates are in column order
     last = max(backward.index(i) for i in chain)
     removed = set(chain) | {instr for instr, _ in products.values()}
     fused = Instr(total, "matmul", (D, W), {}, "matmul")
     program.sections["backward"] = [fused if k == last else i for k, i in enumerate(backward)
                                     if i not in removed or k == last]
-    group = Group(x, [(m[0], m[1], m[2], m[3], m[5]) for m in members], D)
-    program.groups.append(group)
-    gathered = {m[5] for m in members}
-    program.post = [e for e in program.post if e[2] not in gathered]
+    program.groups.append(Group(x, gates, D))
+    program.post = [e for e in program.post if e[2] not in set(grads.values())]
 
 
 def _chain(program, s):

@@ -68,9 +68,10 @@ class Backend:
             D = np.empty((T,) + g.D.shape, dtype=g.D.dtype)
             self.stacked[g.D] = D
             self.ns[f"B_{g.D.name}"], self.ns[f"R_{g.D.name}"] = D, D
-            for _, _, lo, hi, s in g.members:
-                self.stacked[s] = D[..., lo:hi]
-                self.ns[f"B_{s.name}"] = self.ns[f"R_{s.name}"] = D[..., lo:hi]
+            for gate in g.gates:
+                columns = D[..., gate.lo:gate.hi]
+                self.stacked[gate.g] = columns
+                self.ns[f"B_{gate.g.name}"] = self.ns[f"R_{gate.g.name}"] = columns
 
     # --- code generation -----------------------------------------------------------------------
     def source(self):
@@ -83,7 +84,7 @@ class Backend:
         for name, value in scan.namespace().items():
             self.ns[name] = value
         grads = {p for _, p, _ in p.accumulate} | {p for p, *_ in p.post}
-        grads |= {i for g in p.groups for m in g.members for i in m[:2] if i is not None}
+        grads |= {i for g in p.groups for gate in g.gates for i in (gate.weight, gate.bias) if i is not None}
         for p_index in sorted(grads):
             out.append(f"    G{p_index}.fill(0)")
         out += self._straight(p.sections["pre"], "pre")
@@ -156,17 +157,16 @@ class Backend:
         """A step body as a loop over t, rows of stacked buffers bound by zip."""
         instrs = self.program.sections[section]
         rows = dict(self.scan.rows(section))           # identifier -> rows list expression
-        pinned = self.scan.pinned(section)             # Sym -> row identifier it must end in
+        pinned = self.scan.pinned(section)             # Sym -> the row identifiers it must end in
         live_out = list(pinned) + [c for sec, _, c in self.program.accumulate if sec == section]
         body, scratch = [], self._scratch(instrs, pinned, live_out)
         # views of buffers that are the same at every step are made once, before the loop
         fixed = set(scratch) | self.fixed
         setup = []
-        for s in self.scan.loop_leaves(section):
-            self.where[s] = self.scan.loop_leaves(section)[s]
+        self.where.update(self.scan.loop_leaves(section))     # x_t, the states, their gradients
         # values of the forward loop the backward loop reads: their rows, or views of them
         if section == "backward":
-            for s, buffer in self.stacked.items():
+            for s in self.stacked:
                 if self.made_in.get(s) == "forward":
                     rows[s.name] = f"R_{s.name}"
                     self.where[s] = s.name
@@ -267,12 +267,13 @@ class Backend:
             D, width = f"B_{g.D.name}", g.D.shape[-1]
             X = f"{self._whole(g.x)}.reshape(-1, {g.x.shape[-1]})"
             lines.append(f"    dW = {D}.reshape(-1, {width}).T @ {X}")
-            if all(m[1] is not None for m in g.members):
+            if all(gate.bias is not None for gate in g.gates):
                 lines.append(f"    db = {D}.reshape(-1, {width}).sum(axis=0)")
-            for w, b, lo, hi, _ in g.members:
-                lines.append(f"    np.add(G{w}, dW[{lo}:{hi}], out=G{w})")
+            for gate in g.gates:
+                w, b, rows = gate.weight, gate.bias, f"{gate.lo}:{gate.hi}"
+                lines.append(f"    np.add(G{w}, dW[{rows}], out=G{w})")
                 if b is not None:
-                    lines.append(f"    np.add(G{b}, db[{lo}:{hi}], out=G{b})")
+                    lines.append(f"    np.add(G{b}, db[{rows}], out=G{b})")
         for p, how, a, b in self.program.post:
             A = self._whole(a)
             if how == "gemm":

@@ -44,7 +44,7 @@ class Program:
             lines += [f"    grad[{p}] += {s.name}" for sec, p, s in self.accumulate if sec == name]
             if name == "post":
                 for g in self.groups:
-                    spans = ", ".join(f"grad[{m[0]}] = rows {m[2]}:{m[3]}" for m in g.members)
+                    spans = ", ".join(f"grad[{gate.weight}] = rows {gate.lo}:{gate.hi}" for gate in g.gates)
                     lines.append(f"    Σ_t {g.D.name}ᵀ {g.x.name}: {spans}")
         return "\n".join(lines)
 
@@ -56,7 +56,7 @@ class Program:
         for _, _, a, b in self.post:
             needed.update((a, b))
         for g in self.groups:
-            needed.update([g.x] + [m[4] for m in g.members])
+            needed.update([g.x] + [gate.g for gate in g.gates])
         for name in reversed(SECTIONS):
             kept = []
             for instr in reversed(self.sections[name]):

@@ -43,37 +43,12 @@ def svg_groups(path):
 
 def dot_nodes(source):
     """{node id: attribute text} from DOT source."""
-    return dict(re.findall(r'^\s*((?:n|c)\d+) \[(.*)\]$', source, flags=re.M))
+    return dict(re.findall(r'^\s*((?:s|c)\d+) \[(.*)\]$', source, flags=re.M))
 
 
 def luminance(hex_colour):
     r, g, b = (int(hex_colour[k:k + 2], 16) for k in (1, 3, 5))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def test_op_level_svg_has_a_cluster_per_step_and_a_node_per_tensor(tmp_path):
-    model, loss = lstm_loss(T=3)
-    path = render(loss, tmp_path / "lstm.svg")
-    groups, texts = svg_groups(path)
-    assert sorted(groups["cluster"]) == ["cluster_t=1", "cluster_t=2", "cluster_t=3"]
-    assert len(groups["node"]) == len(walk(loss))
-    for name in ("X_t", "F_t", "I_t", "C_t", "O_t", "CS_t", "HS_t", "Z_t", "tanh(CS_t)"):
-        assert texts.count(name) == 3, name            # once per step
-    for name, _ in model.named_parameters():
-        assert texts.count(name) == 1, name            # parameters are drawn once
-
-
-def test_shared_weights_feed_every_step():
-    model, loss = lstm_loss(T=4)
-    source = draw_graph(loss).source
-    nodes = dot_nodes(source)
-    label = {i: re.match(r'label="([^"]*)"', attrs).group(1) for i, attrs in nodes.items()}
-    for g in "fico":
-        for p in (f"W_{g}", f"b_{g}"):
-            [node] = [i for i, text in label.items() if text.split("\\n")[0] == p]   # drawn once
-            targets = re.findall(rf'^\s*{node} -> (n\d+)', source, flags=re.M)
-            assert len(targets) == 4, p                      # one edge into each of the 4 steps
-            assert {label[t] for t in targets} == {f"{g}_t\\naffine · 4"}, p
 
 
 def _by_name(loss, scope="t=1"):
@@ -141,48 +116,49 @@ def test_one_rnn_step_is_the_lecture_s_graph_node_by_node():
     assert nodes["Z_t"].op == "affine" and nodes["Z_t"].parents == (nodes["HS_t"], P["W_hy"], P["b_y"])
 
 
-def test_the_cell_state_highway_is_drawn_bold_from_step_to_step():
-    _, loss = lstm_loss(T=5)
-    source = draw_graph(loss).source
-    highway = [line for line in source.splitlines() if "->" in line and CELL_PATH["color"] in line]
-    assert len(highway) == 2 * 5      # CS_{t-1} → CS_{t-1} ⊗ F_t → CS_t at every step
-
-
-def test_stacked_layers_nest_their_clusters(tmp_path):
-    _, loss = lstm_loss(T=2, num_layers=2)
-    groups, _ = svg_groups(render(loss, tmp_path / "stacked.svg"))
-    assert {"cluster_t=1", "cluster_t=1/layer1", "cluster_t=1/layer2", "cluster_t=2/layer2"} <= set(groups["cluster"])
-
-
 @pytest.mark.parametrize("layers", [1, 2])
-def test_cell_level_draws_one_node_per_step(tmp_path, layers):
-    _, loss = lstm_loss(T=12, num_layers=layers)
-    groups, texts = svg_groups(render(loss, tmp_path / "cells.svg", detail="cell"))
-    assert len(groups["node"]) == 12 * layers
-    assert groups["cluster"] == []
-    assert texts.count("CS") >= 11 and texts.count("HS") >= 11     # labelled edges step to step
+def test_cell_level_draws_one_node_per_step_in_time_order_and_the_loss(tmp_path, layers):
+    _, loss = lstm_loss(T=12, num_layers=layers, backward=True)
+    path = render(loss, tmp_path / "cells.svg", detail="cell", show_grads=True)
+    groups, texts = svg_groups(path)
+    cells = [title for title in groups["node"] if re.fullmatch(r"c\d+", title)]
+    assert len(cells) == 12 * layers and "loss" in groups["node"]
+    assert texts.count("CS") >= 11 * layers and texts.count("HS") >= 11 * layers   # labelled edges
+    root = ET.parse(path).getroot()
+    x_of = {}
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "node":
+            text = g.find(f"{SVG}text")
+            if text is not None:
+                x_of[g.find(f"{SVG}title").text] = (float(text.get("x")), text.text)
+    firsts = [x_of[c] for c in cells if x_of[c][1].startswith("t=")]
+    for (xa, a), (xb, b) in zip(firsts, firsts[1:]):
+        assert (xa < xb) == (int(a.split()[0][2:]) < int(b.split()[0][2:])) or xa == xb
+    assert x_of["loss"][0] > max(x for x, _ in x_of.values() if _ and _.startswith("t="))
 
 
 def test_gradient_colours_are_ordered_as_the_gradient_norms():
     _, loss = lstm_loss(T=4, backward=True)
+    source = draw_graph(loss, show_grads=True).source
     pairs = []
-    for attrs in dot_nodes(draw_graph(loss, show_grads=True).source).values():
-        norm = re.search(r"‖∇‖ = ([0-9.e+-]+)", attrs)
+    for attrs in re.findall(r'^\s*s\d+ \[(.*)\]$', source, flags=re.M):
+        norm = re.search(r"‖∇‖ ([0-9.e+-]+)", attrs)
         colour = re.search(r'fillcolor="(#[0-9a-f]{6})"', attrs)
         if norm and colour:
             pairs.append((float(norm.group(1)), luminance(colour.group(1))))
     assert len(pairs) > 40
-    pairs.sort(key=lambda p: (p[0], -p[1]))     # norms print to 3 digits: break ties darker-first
+    pairs.sort(key=lambda p: (p[0], -p[1]))     # norms print to 2 digits: break ties darker-first
     lums = [lum for _, lum in pairs]
     assert all(a >= b - 1e-9 for a, b in zip(lums, lums[1:]))   # larger gradient, darker colour
     assert lums[0] > lums[-1] + 100                              # and the scale spans a real range
-    assert "‖dL/dt‖" in draw_graph(loss, show_grads=True).source  # the legend
+    assert "gradient norm ‖∂L/∂node‖" in source                  # the legend
 
 
 def _cell_fills(loss, grad_range):
     source = draw_graph(loss, detail="cell", show_grads=True, grad_range=grad_range).source
     nodes = dot_nodes(source)
-    return [luminance(re.search(r'fillcolor="(#[0-9a-f]{6})"', nodes[f"c{t}"]).group(1)) for t in range(len(nodes))]
+    cells = sorted((k for k in nodes if re.fullmatch(r"c\d+", k)), key=lambda k: int(k[1:]))
+    return [luminance(re.search(r'fillcolor="(#[0-9a-f]{6})"', nodes[k]).group(1)) for k in cells]
 
 
 def test_an_rnn_fades_towards_t1_while_the_lstm_cell_state_keeps_its_gradient():
@@ -197,7 +173,18 @@ def test_an_rnn_fades_towards_t1_while_the_lstm_cell_state_keeps_its_gradient():
 
 def test_values_can_be_shown():
     _, loss = lstm_loss(T=1)
-    assert "[" in dot_nodes(draw_graph(loss, show_values=True).source)["n0"]
+    labels = re.findall(r'label="([^"]*)"', draw_graph(loss, show_values=True).source)
+    assert any(re.search(r"\[-?\d\.\d+, -?\d\.\d+", label) for label in labels)
+    assert not any("[" in label for label in re.findall(r'label="([^"]*)"', draw_graph(loss).source))
+
+
+def test_a_graph_without_steps_is_laid_out_by_dot():
+    from tinygrad_lstm.tensor import Tensor
+    a, b = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="a"), Tensor(np.array([3.0, 4.0]), name="b")
+    c = (a * b).sum()
+    graph = draw_graph(c)
+    assert graph.engine == "dot" and "rankdir=LR" in graph.source
+    assert len(re.findall(r"^\s*s\d+ \[", graph.source, flags=re.M)) == 4
 
 
 def test_formats_by_suffix(tmp_path):
@@ -217,19 +204,53 @@ def test_without_dot_svg_says_how_to_install_and_dot_still_works(tmp_path, monke
     assert render(loss, tmp_path / "g.dot").stat().st_size > 1000
 
 
-def test_bad_targets_are_refused_before_anything_is_written(tmp_path):
-    _, loss = lstm_loss(T=2)
-    with pytest.raises(ValueError, match=r"'g\.txt'.*\.dot, \.gv, \.pdf, \.png, \.svg"):
-        render(loss, tmp_path / "g.txt")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        render(loss, tmp_path / "missing" / "g.svg")
-    with pytest.raises(ValueError, match="detail must be 'op' or 'cell'"):
-        draw_graph(loss, detail="layer")
-    with pytest.raises(TypeError, match="expected a Tensor"):
+BAD = [
+    ({"path": "g.txt"}, ValueError, r"'g\.txt'.*the suffix must be one of \.dot, \.gv, \.html, \.pdf, \.png, \.svg"),
+    ({"path": "missing/g.svg"}, FileNotFoundError, r"the folder '.*missing' does not exist"),
+    ({"path": "missing/g.html"}, FileNotFoundError, r"the folder '.*missing' does not exist"),
+    ({"path": "a_folder"}, IsADirectoryError, r"'.*a_folder' is a folder; give a file name inside it"),
+    ({"detail": "layer"}, ValueError, "detail must be 'op' or 'cell'; got 'layer'"),
+    ({"show_grads": True, "grad_range": (1.0, 0.1)}, ValueError, r"0 < low < high; got \(1\.0, 0\.1\)"),
+    ({"show_grads": True, "grad_range": (0.0, 1.0)}, ValueError, r"0 < low < high"),
+    ({"show_grads": True, "grad_range": (1e-9, float("inf"))}, ValueError, r"finite.*got \(1e-09, inf\)"),
+    ({"show_grads": True, "grad_range": (float("nan"), 1.0)}, ValueError, r"finite.*got \(nan, 1\.0\)"),
+    ({"show_grads": True, "grad_range": (1e-9,)}, TypeError, r"grad_range must be \(low, high\), two numbers"),
+    ({"show_grads": True, "grad_range": ("1e-9", 1)}, TypeError, r"two numbers; got \('1e-09', 1\)|two numbers"),
+    ({"grad_range": (1e-9, 1.0)}, ValueError, r"grad_range .* was given without show_grads"),
+    ({"show_grads": "yes"}, TypeError, r"show_grads must be True or False; got 'yes'"),
+    ({"show_grads": 1}, TypeError, r"show_grads must be True or False; got 1"),
+    ({"show_values": None}, TypeError, r"show_values must be True or False; got None"),
+    ({"force": "no"}, TypeError, r"force must be True or False; got 'no'"),
+]
+
+
+@pytest.mark.parametrize("options,error,message", BAD, ids=[str(b[0]) for b in BAD])
+def test_bad_input_is_refused_with_a_clear_error_before_anything_is_written(tmp_path, options, error, message):
+    _, loss = lstm_loss(T=2, backward=True)
+    (tmp_path / "a_folder").mkdir()
+    options = dict(options)
+    path = tmp_path / options.pop("path", "g.svg")
+    with pytest.raises(error, match=message):
+        render(loss, path, **options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_folder"]     # nothing written, no debris
+    assert list((tmp_path / "a_folder").iterdir()) == []
+
+
+def test_not_a_tensor_is_refused():
+    with pytest.raises(TypeError, match="expected a Tensor; got ndarray"):
         draw_graph(np.ones(3))
-    with pytest.raises(ValueError, match="grad_range"):
-        draw_graph(loss, show_grads=True, grad_range=(1.0, 0.1))
+
+
+def test_a_picture_too_big_to_draw_fast_says_so_unless_forced(tmp_path, monkeypatch):
+    import viz.graph
+    _, loss = lstm_loss(T=3, backward=True)
+    monkeypatch.setattr(viz.graph, "MAX_OP_NODES", 50)
+    with pytest.raises(viz.graph.TooBigError, match=r"op-level picture of \d+ tensors \(3 steps\).*"
+                                                     r"detail='cell'.*force=True"):
+        render(loss, tmp_path / "g.svg")
     assert list(tmp_path.iterdir()) == []
+    assert render(loss, tmp_path / "g.svg", force=True).stat().st_size > 10_000
+    assert render(loss, tmp_path / "c.svg", detail="cell").stat().st_size > 1_000   # cells: never too big
 
 
 def test_a_failure_mid_write_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):

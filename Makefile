@@ -1,7 +1,8 @@
 # Each target sets up everything it needs on a fresh machine: a virtual env in .venv with
 # this package installed in editable mode (with the test tools, matplotlib for plots and
 # tqdm for progress bars),
-# and Graphviz's `dot` (Debian: graphviz) if absent.
+# and Graphviz's `dot` (Debian: graphviz) if absent; `make test` also installs Chromium (Debian:
+# chromium) for the HTML page's browser tests, which skip, saying why, if it can't be installed.
 #   make test            the test suite
 #   make test TORCH=1    ... plus PyTorch 2.13 (CPU), which turns on the torch parity tests
 #   make demo            the main job
@@ -15,9 +16,9 @@ BIN    := $(VENV)/bin
 TORCH  ?= 0
 APT    := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: test demo bench docs install graphviz clean
+.PHONY: test demo bench docs install graphviz chromium clean
 
-test: install graphviz
+test: install graphviz chromium
 	$(BIN)/python -m pytest
 
 demo: install graphviz
@@ -63,6 +64,16 @@ graphviz:
 	    echo "error: could not install Graphviz. Install it yourself (Debian/Ubuntu:" \
 	         "sudo apt-get install graphviz; macOS: brew install graphviz), then run make again." >&2; \
 	    exit 1; }; }
+
+# Optional: without it only tests/test_page.py's browser tests skip, so this never fails.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Chromium is not on PATH: installing the Debian package chromium (for the browser tests)"; \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    $(APT) update -qq && $(APT) install -y -qq chromium >/dev/null; fi; \
+	  command -v chromium >/dev/null 2>&1 || \
+	    echo "notice: could not install Chromium; the browser tests in tests/test_page.py will be" \
+	         "skipped (Debian/Ubuntu: sudo apt-get install chromium)." >&2; }
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis out

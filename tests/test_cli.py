@@ -93,7 +93,22 @@ def test_render_writes_the_picture(tmp_path):
     assert result.returncode == 0 and "<svg" in out.read_text()[:1000]
     cells = tmp_path / "cells.svg"
     assert run("render", "--steps", "40", "--detail", "cell", "-o", str(cells)).returncode == 0
-    assert cells.read_text().count('class="node"') == 40
+    assert cells.read_text().count('class="node"') == 40 + 1          # a cell per step, and the loss
+
+
+def test_render_writes_the_interactive_page(tmp_path):
+    out = tmp_path / "graph.html"
+    result = run("render", "--steps", "3", "--grads", "-o", str(out))
+    assert result.returncode == 0 and f"wrote {out}" in result.stdout
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and 'id="graph-data"' in page
+    assert "<script src" not in page and "<link" not in page                 # self-contained
+
+
+def test_render_refuses_a_huge_op_level_picture_unless_forced(tmp_path):
+    result = run("render", "--steps", "300", "-o", str(tmp_path / "g.svg"))
+    assert result.returncode == 2 and "detail='cell'" in result.stderr and "--force" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "g.svg").exists()
 
 
 def test_plot_gradients_writes_the_plot(tmp_path):
@@ -103,7 +118,7 @@ def test_plot_gradients_writes_the_plot(tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (("render", "-o", "x.txt"), 2, "the suffix must be one of .dot, .gv, .pdf, .png, .svg"),
+    (("render", "-o", "x.txt"), 2, "the suffix must be one of .dot, .gv, .html, .pdf, .png, .svg"),
     (("render", "-o", "/no/such/folder/x.svg"), 1, "the folder '/no/such/folder' does not exist"),
     (("render",), 2, "the following arguments are required: -o"),
     (("render", "--detail", "layer", "-o", "x.svg"), 2, "invalid choice: 'layer'"),

@@ -62,8 +62,11 @@ def demo(args, out=sys.stdout):
     loss = trained["LSTM"].loss(short.xs[:, 0], short.targets[:, 0], mask=short.mask[:, 0])
     loss.backward()
     graph = render(loss, folder / "lstm-graph.svg", show_grads=True)
+    page = render(loss, folder / "lstm-graph.html", show_grads=True)
     print(f"   {graph}: the trained LSTM unrolled over {len(short.xs)} steps of recall, coloured by "
-          f"gradient norm; the red path is the cell state", file=out)
+          f"gradient norm; the thick red line is the cell state", file=out)
+    print(f"   {page}: the same graph as a page: hover a node, click one, step through backward()",
+          file=out)
     batch = task.batch(64, rng)
     plot = plot_gradient_norms({f"{name} (trained)": model for name, model in trained.items()}, batch.xs,
                                batch.targets, batch.mask, folder / "gradient-norms.svg",
@@ -186,7 +189,8 @@ def render_graph(args, out=sys.stdout):
     loss = model.loss(xs, targets, mask=mask)
     if args.grads:
         loss.backward()
-    path = render(loss, args.o, detail=args.detail, show_grads=args.grads, show_values=args.values)
+    path = render(loss, args.o, detail=args.detail, show_grads=args.grads, show_values=args.values,
+                  force=args.force)
     print(f"wrote {path}", file=out)
     return 0
 
@@ -274,9 +278,10 @@ def build_parser():
     _model_flags(sub, steps=5)
     sub.add_argument("--json", action="store_true", help="print JSON for programs")
 
-    sub = commands.add_parser("render", help="draw the unrolled graph to SVG, PNG, PDF or DOT",
+    sub = commands.add_parser("render", help="draw the unrolled graph to SVG, PNG, PDF, DOT or an HTML page",
                               description="The graph of the model's loss on random data, drawn with "
-                                          "Graphviz; the format comes from the suffix of -o.")
+                                          "Graphviz; the format comes from the suffix of -o. A .html "
+                                          "page lets you hover nodes and step through the backward pass.")
     _model_flags(sub, steps=3)
     sub.add_argument("--detail", choices=("op", "cell"), default="op",
                      help="a node per op (default), or per cell and step for long sequences")
@@ -284,7 +289,9 @@ def build_parser():
     sub.add_argument("--values", action="store_true", help="print small tensors' values")
     sub.add_argument("--loss", choices=("last", "all"), default="last",
                      help="the loss at the last step only (default), or at every step")
-    sub.add_argument("-o", required=True, metavar="FILE", help="where to write (.svg .png .pdf .dot)")
+    sub.add_argument("--force", action="store_true",
+                     help="draw an op-level picture past 4,000 tensors (about 250 LSTM steps), slowly")
+    sub.add_argument("-o", required=True, metavar="FILE", help="where to write (.svg .png .pdf .dot .html)")
 
     sub = commands.add_parser("plot-gradients", help="‖dL/dHS_t‖, ‖dL/dCS_t‖ against t: LSTM vs RNN",
                               description="An LSTM and an RNN with the same sizes and data, a loss at "

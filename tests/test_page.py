@@ -12,7 +12,6 @@ import graphviz
 import numpy as np
 import pytest
 
-import viz.graph
 from viz.page import html_page
 
 from .browser import Browser, find_chromium
@@ -238,8 +237,6 @@ def test_without_gradients_the_stepper_says_why(browser, tmp_path):
 
 # --- the real thing -----------------------------------------------------------------------
 
-@pytest.mark.skipif(not hasattr(viz.graph, "page_data"), reason="viz.graph.page_data (render to .html) "
-                    "is not written yet: remove this skip when it is")
 @pytest.mark.parametrize("detail", ["op", "cell"])
 def test_lstm_page(browser, tmp_path, detail):
     from tinygrad_lstm.nn import LSTM
@@ -258,6 +255,15 @@ def test_lstm_page(browser, tmp_path, detail):
     assert lit_node(browser)["key"] == data["loss"]
     click_on(browser, "#last")
     assert lit_node(browser)["t"] == 1
+    if detail == "op":          # a parameter is coloured once the last op reading it has run
+        [w_f] = [key for key, n in data["nodes"].items() if n["label"] == "W_f"]
+        stand_ins = [sid for sid, key in data["svg"].items() if key == w_f]
+        fills = "(ids) => ids.map((id) => document.getElementById(id).querySelector('polygon, path')" \
+                ".getAttribute('fill'))"
+        assert len(stand_ins) == 3 + 1                               # a stand-in per step, and its node
+        assert set(browser.evaluate(f"({fills})({stand_ins})")) == {data["nodes"][w_f]["colour"]}
+        click_on(browser, "#first")
+        assert set(browser.evaluate(f"({fills})({stand_ins})")) == {"#ffffff"}
     some = next(sid for sid, key in data["svg"].items() if data["nodes"][key]["norm"])
     browser.hover(*centre(browser, f"#{some}"))
     norm = data["nodes"][data["svg"][some]]["norm"]

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .layout import time_of
+from .rules import rule
+from .style import grad_norm, shape_text
+
 HERE = Path(__file__).parent                 # page.js and page.css ship beside this file
 KEYS = ("title", "level", "loss", "nodes", "order", "svg")
 
@@ -94,3 +98,65 @@ def _plain(x):
         x = float(x)
         return x if math.isfinite(x) else str(x)
     return x
+
+
+def page_data(drawing, level="op"):
+    """What the HTML page needs to know of each node (see viz/page.py for the contract)."""
+    tensors, scale = drawing.tensors, drawing.scale
+    key = {id(t): f"n{k}" for k, t in enumerate(tensors)}
+    shown = {id(t) for t in drawing.shows.values()}
+
+    def numbers(a):
+        return None if a is None else [float(v) for v in np.asarray(a, dtype=float).ravel()[:6]]
+
+    children = {}
+    for t in tensors:
+        for p in t.parents:
+            children.setdefault(id(p), []).append(t)
+    nodes = {}
+    for t in tensors:
+        if id(t) not in shown:
+            continue
+        norm = grad_norm(t)
+        nodes[key[id(t)]] = {
+            "label": t.name or t.op or "constant", "name": t.name, "op": t.op, "scope": t.scope,
+            "t": time_of(t.scope), "shape": shape_text(t.data.shape), "value": numbers(t.data),
+            "size": int(t.data.size), "grad": numbers(t.grad),
+            "norm": norm if norm is None or math.isfinite(norm) else None,
+            "colour": scale.colour(norm) if norm is not None else None, "rule": rule(t),
+            "parents": [key[id(p)] for p in t.parents if id(p) in shown]}
+    if level == "cell":
+        _cell_parents(drawing, nodes, key)
+    # The stepper replays reverse mode as the engine runs it: each op's rule, in reverse
+    # topological order. A leaf (a parameter, x_t) has no rule to run: its gradient is
+    # complete once the last op that reads it has run, so it is coloured then ("done").
+    order = [key[id(t)] for t in reversed(tensors)
+             if key[id(t)] in nodes and t.grad is not None and (t.op or level == "cell")]
+    rank = {k: i for i, k in enumerate(order)}
+    done = {}
+    for t in tensors:
+        users = [rank[key[id(u)]] for u in children.get(id(t), []) if key[id(u)] in rank]
+        if not t.op and t.grad is not None and users and key[id(t)] in nodes and level == "op":
+            done.setdefault(order[max(users)], []).append(key[id(t)])
+    root = tensors[-1]
+    steps = len({time_of(t.scope) for t in tensors} - {None})
+    return {"title": f"The graph of the loss {root.name or ''}: {steps} steps, {level} level", "level": level,
+            "loss": key[id(root)], "nodes": nodes, "order": order, "done": done,
+            "svg": {sid: key[id(t)] for sid, t in drawing.shows.items()}}
+
+
+def _cell_parents(drawing, nodes, key):
+    """At cell level a cell's parents are the cells (and the loss's) its tensors read."""
+    cell_of = {}                                  # scope -> the key shown for that cell
+    for sid, t in drawing.shows.items():
+        if sid != "loss":
+            cell_of[t.scope] = key[id(t)]
+    root_key = key[id(drawing.tensors[-1])]
+    for k in nodes:
+        nodes[k]["parents"] = []
+    for t in drawing.tensors:
+        mine = cell_of.get(t.scope) if time_of(t.scope) is not None else root_key
+        for p in t.parents:
+            theirs = cell_of.get(p.scope)
+            if mine and theirs and theirs != mine and theirs not in nodes[mine]["parents"]:
+                nodes[mine]["parents"].append(theirs)

@@ -60,7 +60,7 @@ class Picture:
                 xs, ys = zip(*_points(g))
                 self.clusters[title.removeprefix("cluster_")] = (min(xs), min(ys), max(xs), max(ys))
             elif kind == "edge":
-                self.edges.append(tuple(title.split("->")))
+                self.edges.append(tuple(end.split(":")[0] for end in title.split("->")))   # no ports
 
     def named(self, name):
         return [n for n in self.nodes.values() if n["text"][0] == name]
@@ -119,7 +119,8 @@ def test_the_highway_is_drawn_thick_and_on_top(tmp_path):
     red = [k for k, (_, colour, width) in enumerate(edges) if colour == "#d62728"]
     assert len(red) == 2 * 3 and all(float(edges[k][2]) >= 4 for k in red)    # thick
     cell_state = {sid for sid, n in pic.nodes.items() if n["text"][0] in ("CS_0", "CS_t", "CS_{t-1} ⊗ F_t")}
-    others = [k for k, (title, _, _) in enumerate(edges) if title.split("&#45;&gt;")[0] not in cell_state]
+    others = [k for k, (title, _, _) in enumerate(edges)
+              if title.split("&#45;&gt;")[0].split(":")[0] not in cell_state]
     assert len(others) > 50 and min(red) > max(others)     # drawn after the other edges: on top
 
 
@@ -175,9 +176,48 @@ def test_sizes_a_step_fits_800_points_and_one_step_fits_the_readme(tmp_path):
         assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, (a["text"], b["text"])
 
 
-def test_an_rnn_keeps_its_hidden_state_on_one_line(tmp_path):
+def test_an_rnn_s_recurrent_path_is_its_straight_line(tmp_path):
     _, pic = picture(tmp_path, "rnn", T=4)
-    ys = {round(n["y"]) for n in pic.named("HS_t")}
-    assert len(ys) == 1
-    [a_y] = {round(n["y"]) for n in pic.named("a_t")}
-    assert a_y > ys.pop()                                          # its input below
+    path = pic.named("HS_0") + pic.named("W_hh HS_{t-1}") + pic.named("a_t") + pic.named("HS_t")
+    assert len(path) == 1 + 3 * 4
+    assert max(n["y"] for n in path) - min(n["y"] for n in path) < 1   # HS_{t-1} -> … -> HS_t, straight
+    assert all(n["y"] > path[0]["y"] + 20 for n in pic.named("W_xh x_t + b_h"))   # the input below
+
+
+@pytest.mark.parametrize("kind", ["lstm", "peephole", "stacked"])
+def test_the_initial_cell_state_starts_the_highway(tmp_path, kind):
+    _, pic = picture(tmp_path, kind, T=2)
+    for name in ("CS_0", "layer2.CS_0") if kind == "stacked" else ("CS_0",):
+        [start] = pic.named(name)
+        line = {round(n["y"]) for n in pic.named("CS_t") if abs(n["y"] - start["y"]) < 1}
+        assert line, name                                   # a CS_t at CS_0's height: one line
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_no_two_nodes_overlap_even_with_values_shown(tmp_path, kind):
+    make, options = MODELS[kind]
+    model = make(3, 2, 3, seed=0, **options)
+    rng = np.random.default_rng(0)
+    loss = model.loss(rng.standard_normal((2, 3)), rng.integers(0, 3, 2))
+    loss.backward()
+    pic = Picture(render(loss, tmp_path / "v.svg", show_grads=True, show_values=True))
+    boxes = [n["box"] for n in pic.nodes.values()]
+    for k, (ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for bx0, by0, bx1, by1 in boxes[k + 1:]:
+            assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0
+
+
+def test_learned_initial_states_are_states_not_parameters(tmp_path):
+    from tinygrad_lstm.tensor import Tensor
+    model = LSTM(3, 2, 3, seed=0)
+    rng = np.random.default_rng(0)
+    h0 = Tensor(np.zeros(2), requires_grad=True, name="HS_0")
+    c0 = Tensor(np.zeros(2), requires_grad=True, name="CS_0")
+    loss = model.loss(rng.standard_normal((2, 3)), rng.integers(0, 3, 2), h0=h0, c0=c0)
+    loss.backward()
+    pic = Picture(render(loss, tmp_path / "h0.svg", show_grads=True))
+    panel = {n["text"][0] for n in pic.nodes.values() if pic.inside(n, "parameters")}
+    assert "CS_0" not in panel and "HS_0" not in panel and "W_f" in panel
+    [start] = pic.named("CS_0")
+    assert start["box"][3] - start["box"][1] > 30                  # a full node, on the left
+    assert start["x"] < pic.clusters["t=1"][0]

@@ -229,7 +229,7 @@ def test_without_gradients_the_stepper_says_why(browser, tmp_path):
     browser.open(write_page(tmp_path, fixture_data(order=[])))
     assert browser.errors == []
     assert browser.evaluate("document.getElementById('rule').textContent") == \
-        "no gradients: call loss.backward() before rendering"
+        "no gradients: call loss.backward() before rendering (tinygrad-lstm render --grads)"
     assert browser.evaluate("['first', 'prev', 'play', 'next', 'last', 'slider']"
                             ".every((id) => document.getElementById(id).disabled)")
     assert lit_node(browser) == []
@@ -268,3 +268,41 @@ def test_lstm_page(browser, tmp_path, detail):
     browser.hover(*centre(browser, f"#{some}"))
     norm = data["nodes"][data["svg"][some]]["norm"]
     assert f"{norm:.2e}" in browser.evaluate("document.getElementById('tooltip').textContent")
+
+
+def _on_path(browser):
+    """The keys of the nodes lit as on a path, and how many edges are."""
+    return browser.evaluate("""(() => {
+        const data = JSON.parse(document.getElementById("graph-data").textContent);
+        const keys = [...document.querySelectorAll("g.node.on-path")].map((g) => data.svg[g.id]);
+        return [[...new Set(keys)], document.querySelectorAll("g.edge.on-path").length]; })()""")
+
+
+def test_clicking_an_output_lights_its_way_to_the_loss_through_the_bus(browser, tmp_path):
+    from tinygrad_lstm.nn import LSTM
+    from viz import render
+    rng = np.random.default_rng(0)
+    loss = LSTM(3, 2, 3, seed=0).loss(rng.standard_normal((3, 3)), rng.integers(0, 3, 3))
+    loss.backward()
+    browser.open(render(loss, tmp_path / "graph.html", show_grads=True))
+    data = browser.evaluate("JSON.parse(document.getElementById('graph-data').textContent)")
+    [z_1] = [sid for sid, key in data["svg"].items() if not sid.endswith("^")      # not its bus point
+             and data["nodes"][key]["label"] == "Z_t" and data["nodes"][key]["t"] == 1]
+    click_on(browser, f"#{z_1}")
+    keys, edges = _on_path(browser)
+    assert sorted(data["nodes"][k]["label"] for k in keys) == ["E", "E_t", "Z", "Z_t", "sum"]
+    assert edges == 5            # Z_t -> the bus -> Z (stack) -> E_t -> sum -> E
+
+
+def test_at_cell_level_a_stacked_model_s_cells_lead_to_the_loss(browser, tmp_path):
+    from tinygrad_lstm.nn import LSTM
+    from viz import render
+    rng = np.random.default_rng(0)
+    loss = LSTM(3, 2, 3, seed=0, num_layers=2).loss(rng.standard_normal((3, 3)), rng.integers(0, 3, 3))
+    loss.backward()
+    browser.open(render(loss, tmp_path / "cells.html", show_grads=True, detail="cell"))
+    data = browser.evaluate("JSON.parse(document.getElementById('graph-data').textContent)")
+    [first] = [sid for sid, key in data["svg"].items() if data["nodes"][key]["scope"] == "t=1/layer1"]
+    click_on(browser, f"#{first}")
+    keys, _ = _on_path(browser)
+    assert data["loss"] in keys and len(keys) == 2 * 3 + 1      # every cell downstream, and the loss

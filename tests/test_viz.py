@@ -302,3 +302,25 @@ def test_jupyter_shows_the_pinned_layout_with_its_frames():
     svg = draw_graph(loss)._repr_image_svg_xml()         # what a notebook displays
     assert svg.count('class="cluster"') == 2 + 1           # t=1, t=2 and the parameters' panel
     assert "positions are pinned: draw with neato -n2" in draw_graph(loss).source
+
+
+@pytest.mark.parametrize("suffix", ["svg", "html"])
+def test_names_with_markup_or_backslashes_are_drawn_as_written(tmp_path, suffix):
+    from tinygrad_lstm.tensor import Tensor, scope
+    W = Tensor(np.ones((2, 2)), requires_grad=True, name='W<&">')
+    with scope("t=1"):
+        x = Tensor(np.ones(2), name="x\\N")
+        h = (W @ x).tanh()
+        h.name = "F<t> & \\sigma"
+    loss = h.sum()
+    loss.backward()
+    path = render(loss, tmp_path / f"g.{suffix}", show_grads=True)
+    text = path.read_text()
+    for name in ("F&lt;t&gt; &amp; \\sigma", "x\\N", "W&lt;&amp;&quot;&gt;"):
+        assert name in text or name.replace("&quot;", '"') in text, name
+
+
+def test_grad_range_takes_numpy_numbers():
+    _, loss = lstm_loss(T=2, backward=True)
+    source = draw_graph(loss, show_grads=True, grad_range=(np.float32(1e-8), np.float64(1))).source
+    assert "1.0e-08" in source

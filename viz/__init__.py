@@ -4,9 +4,11 @@ the library itself never imports graphviz or matplotlib.
     from viz import draw_graph, render
     draw_graph(loss)                 # a graphviz.Digraph: shows inline in Jupyter
     render(loss, "lstm.svg")         # .svg .png .pdf .dot
+    render(loss, "lstm.html")        # a page: hover, click, step through backward()
 
-Plots (matplotlib, an optional extra) are in viz.plots.
+An unrolled graph is laid out as colah's LSTM diagram (viz/layout.py). Plots (matplotlib,
+an optional extra) are in viz.plots.
 """
-from .graph import GraphvizNotFoundError, draw_graph, render
+from .graph import GraphvizNotFoundError, TooBigError, draw_graph, render
 
-__all__ = ["GraphvizNotFoundError", "draw_graph", "render"]
+__all__ = ["GraphvizNotFoundError", "TooBigError", "draw_graph", "render"]

@@ -32,7 +32,7 @@ from .unrolled import draw_unrolled
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".html": "html"}
 DETAILS = ("op", "cell")
 MAX_OP_NODES = 4000      # tensors: an op-level picture this big takes about 3 s (benchmarks/render.py)
-FEEDBACK_NODES = 1500    # and this big, about a second
+FEEDBACK_NODES = 1500    # and this big, about a second (and as many steps at cell level)
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -84,15 +84,15 @@ def draw_graph(tensor, detail="op", show_values=False, show_grads=False, grad_ra
 def _drawing(tensor, detail="op", show_values=False, show_grads=False, grad_range=None, force=False):
     _check(tensor, detail, show_values, show_grads, grad_range, force)
     nodes = walk(tensor)
+    steps = len({time_of(t.scope) for t in nodes} - {None})
     if detail == "op" and len(nodes) > MAX_OP_NODES and not force:
-        steps = len({time_of(t.scope) for t in nodes} - {None})
         raise TooBigError(
             f"draw_graph: an op-level picture of {len(nodes)} tensors ({steps} steps) is past "
             f"{MAX_OP_NODES}, where Graphviz takes more than a few seconds; draw it with "
             f"detail='cell' (a node per step), or pass force=True (--force) to wait for it")
-    if detail == "op" and len(nodes) > FEEDBACK_NODES:       # past about a second: say so
-        print(f"drawing {len(nodes):,} tensors: a second or more",
-              file=sys.stderr, flush=True)
+    if (len(nodes) if detail == "op" else steps) > FEEDBACK_NODES:      # about a second: say so
+        what = f"{len(nodes):,} tensors" if detail == "op" else f"{steps:,} steps"
+        print(f"drawing {what}: a second or more", file=sys.stderr, flush=True)
     scale = LogScale([grad_norm(t) for t in nodes], grad_range)
     plain = detail == "op" and not unrolled(nodes)
     kind = graphviz.Digraph if plain else Pinned

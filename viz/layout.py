@@ -2,24 +2,27 @@
 
 Graphviz's `dot` ranks a graph by its edges, so a recurrent graph comes out as a staircase and
 the weights shared by every step pull it together. Here the positions are ours and Graphviz
-only draws (neato with every node pinned), which is also what keeps a 50-step picture fast:
+only draws (neato -n2, every node pinned), which is also what keeps a 50-step picture fast:
 
-    parameters | CS_0 ─ t=1 ───────── t=2 ───────── … t=T ───── loss
-      W_f b_f  |      CS_{t-1}⊗F_t ─ CS_t ─ …  (the highway: one straight line per layer)
-      …        | HS_0  X_t  f_t F_t  I_t⊗C_t  tanh(CS_t) HS_t   (the gates hang below it)
+    CS_0 ─ t=1 ─────────────────── t=2 ─── …  t=T ──── loss
+           CS_{t-1}⊗F_t ── CS_t ── …      (the highway: one straight line per layer)
+      X_t  f_t  F_t  I_t⊗C_t  tanh(CS_t)  HS_t    (the gates hang below it)
+           W_f b_f                                (a parameter: a stand-in below its user)
+    parameters: W_f  b_f  W_i  …                  (their one real node each, in a panel)
 
 - Time runs left to right: step t's nodes are in the frame of scope "t=<t>", with the same
   geometry at every step. A stacked layer is a band of its own, layer 1 at the bottom.
 - Inside a step, a node's column is its depth from the step's inputs; every step uses the
   same columns.
-- Row 0 is the highway (CS_t and CS_{t-1} ⊗ F_t; HS_t for an RNN, which has no cell state).
-  A step's outputs to the loss (Z_t) sit above it; the other nodes take rows below,
-  placed right to left so that each chain (f_t → F_t → …) stays on one row.
-- A leaf used once (x_t, or a parameter) is drawn small, just left of the node that uses it.
-  A parameter gets one such stand-in in each step that uses it; its one real node is in a
-  panel on the left, and no edge leaves that panel.
-- Nodes outside the steps: the initial states sit left of t = 1 on their first user's row;
-  the loss is to the right of the last step, a row above the outputs.
+- Row 0 is the highway: CS_t and CS_{t-1} ⊗ F_t; for an RNN, which has no cell state, the
+  recurrent path from HS_{t-1} to HS_t. A step's outputs to the loss (Z_t) sit above it;
+  the other nodes take rows below, placed right to left so that each chain (f_t → F_t → …)
+  stays on one row.
+- A leaf used by one node (x_t, or a parameter) is drawn small, just below that node (above
+  an output). A parameter gets such a stand-in beside every node that reads it; its one real
+  node is in a panel below the steps, and no edge leaves that panel.
+- Nodes outside the steps: the initial states sit left of t = 1 on their first user's row
+  (on the highway when they feed it); the loss is a column right of the last step.
 
 Everything is in points; y grows downwards, as in SVG. Reads tensors' public attributes only.
 """
@@ -28,18 +31,18 @@ from dataclasses import dataclass, field
 from tinygrad_lstm.tensor import topological_order
 
 HIGHWAY = {"CS_t", "CS_{t-1} ⊗ F_t"}       # the cell state's path through a step
-ROW = 46                                   # points between rows
-BUS = -14                                  # the y of the line the outputs Z_t take to the loss
-PANEL_ROW = 70                             # points between rows of the parameters' panel
-GAP = 14                                   # points between columns
+ROW = 62                                   # points between rows: a node, and stand-ins below it
+GAP = 16                                   # points between columns
 STEP_GAP = 36                              # points between two steps' frames
 MARGIN = 12                                # inside a frame
+BUS = -14                                  # the y of the line the outputs Z_t take to the loss
 CHAR = 5.2                                 # average width of a 10 pt Helvetica character
+LINE = 12                                  # height of a line of 10 pt text
 
 
 @dataclass
 class Place:
-    """One drawn node: a tensor, or a stand-in for a parameter."""
+    """One drawn node: a tensor, or a stand-in for a leaf beside the node that uses it."""
     tensor: object
     x: float = 0.0
     y: float = 0.0
@@ -53,7 +56,10 @@ class Layout:
     places: list = field(default_factory=list)      # in drawing order
     frames: dict = field(default_factory=dict)      # scope -> (x0, y0, x1, y1)
     steps: list = field(default_factory=list)       # the time steps, in order
-    width: float = 0.0
+    highway: set = field(default_factory=set)       # id() of the nodes on a highway line
+    step_x: dict = field(default_factory=dict)      # step -> x of its frame's left side
+    step_width: float = 0.0
+    step_height: float = 0.0
 
 
 def base_name(t):
@@ -75,7 +81,9 @@ def band_of(scope):
 
 
 def is_parameter(t):
-    return not t.op and t.requires_grad and time_of(t.scope) is None
+    """A leaf that learns, outside every step: a weight. An initial state (HS_0, CS_0) that
+    learns is a state, not a parameter."""
+    return not t.op and t.requires_grad and time_of(t.scope) is None and not base_name(t).endswith("_0")
 
 
 def label_width(lines):
@@ -87,186 +95,235 @@ def unrolled(nodes):
     return any(time_of(t.scope) is not None for t in nodes)
 
 
-def lay_out(root, width_of):
-    """Positions for every node of `root`'s graph; width_of(tensor, lane) is a node's width."""
-    nodes = topological_order(root)
-    order = {id(t): k for k, t in enumerate(nodes)}
-    children = {id(t): [] for t in nodes}
-    for t in nodes:
-        for p in t.parents:
-            children[id(p)].append(t)
-    inside = [t for t in nodes if time_of(t.scope) is not None]
-    steps = sorted({time_of(t.scope) for t in inside})
-    names = {band_of(t.scope) for t in inside}                 # top to bottom: outputs, layerN … layer1
-    bands = sorted(names - {""}, reverse=True)
-    bands = [""] + bands if "" in names else bands
-    in_step = {id(t) for t in inside}
+class _Graph:
+    """The tensors of one graph, read once: who uses whom, which are inside a step."""
 
-    def is_lane(t):
-        """A leaf used once, by a node of its own scope (x_t, the loss's targets): drawn small
-        beside its user."""
-        users = children[id(t)]
+    def __init__(self, root):
+        self.nodes = topological_order(root)
+        self.order = {id(t): k for k, t in enumerate(self.nodes)}
+        self.children = {id(t): [] for t in self.nodes}
+        for t in self.nodes:
+            for p in t.parents:
+                self.children[id(p)].append(t)
+        self.inside = [t for t in self.nodes if time_of(t.scope) is not None]
+        self.in_step = {id(t) for t in self.inside}
+        self.steps = sorted({time_of(t.scope) for t in self.inside})
+        names = {band_of(t.scope) for t in self.inside}        # top to bottom: outputs, layerN … layer1
+        self.bands = ([""] if "" in names else []) + sorted(names - {""}, reverse=True)
+
+    def is_lane(self, t):
+        """A leaf used once, by a node of its own step (x_t, the loss's targets)."""
+        users = self.children[id(t)]
         return (not t.op and not is_parameter(t) and len(users) == 1
                 and (t.scope == users[0].scope or time_of(t.scope) == time_of(users[0].scope) is not None))
 
-    def lane_leaves(u):
-        """What is drawn small just left of u: its lane leaves, and a stand-in per parameter."""
-        found = {id(p): p for p in u.parents if is_parameter(p) or is_lane(p)}
-        return list(found.values())
+    def lane_leaves(self, u):
+        """What is drawn small beside u: its lane leaves, and a stand-in per parameter."""
+        return list({id(p): p for p in u.parents if is_parameter(p) or self.is_lane(p)}.values())
 
-    def is_output(t):
+    def is_output(self, t):
         """Feeds only the loss (Z_t): drawn above the highway."""
-        users = children[id(t)]
-        return bool(users) and all(id(u) not in in_step for u in users)
+        users = self.children[id(t)]
+        return bool(users) and all(id(u) not in self.in_step for u in users)
 
-    # Columns: depth from the step's inputs, over edges inside one step (all of its bands).
+    def is_before(self, t):
+        """An initial state: a leaf outside the steps that only steps read (CS_0, HS_0)."""
+        users = self.children[id(t)]
+        return (time_of(t.scope) is None and not t.op and not is_parameter(t) and bool(users)
+                and all(id(u) in self.in_step for u in users))
+
+
+def lay_out(root, width_of, row_height=ROW):
+    """Positions for every node of `root`'s graph; width_of(tensor, lane) is a node's width.
+    row_height: points between rows (more when nodes carry more lines of text)."""
+    g = _Graph(root)
+    column = _columns(g)
+    row, highway = _rows(g, column)
+    layout = Layout(steps=g.steps, highway=highway)
+    _place_steps(g, layout, column, row, width_of, row_height)
+    _place_outside(g, layout, width_of, row_height)
+    return layout
+
+
+def _columns(g):
+    """Depth from the step's inputs, over edges inside one step. A layer's input from the
+    layer below sits above it; an output sits right above its input; a node with no input in
+    its step (X_t at t = 1) goes just left of its first user."""
     column = {}
-    for t in inside:
-        if is_lane(t):
+    for t in g.inside:
+        if g.is_lane(t):
             continue
-        same_step = [p for p in t.parents if id(p) in in_step and time_of(p.scope) == time_of(t.scope)
-                     and not is_lane(p)]
+        same_step = [p for p in t.parents if id(p) in g.in_step and not g.is_lane(p)
+                     and time_of(p.scope) == time_of(t.scope)]
         in_band = [p for p in same_step if p.scope == t.scope]
-        if is_output(t) and same_step:
-            column[id(t)] = max(column[id(p)] for p in same_step)      # right above its input
+        if g.is_output(t) and same_step:
+            column[id(t)] = max(column[id(p)] for p in same_step)
         elif in_band:
             column[id(t)] = 1 + max(column[id(p)] for p in in_band)
-        elif same_step:                                                # a layer's input from below
+        elif same_step:
             column[id(t)] = max(column[id(p)] for p in same_step)
         else:
             column[id(t)] = 0
-    # A node without parents in its step (X_t at t = 1) goes just left of its first user.
-    for t in inside:
+    for t in g.inside:
         if id(t) in column and not any(id(p) in column for p in t.parents):
-            users = [column[id(u)] for u in children[id(t)] if id(u) in column and u.scope == t.scope]
+            users = [column[id(u)] for u in g.children[id(t)] if id(u) in column and u.scope == t.scope]
             if users:
                 column[id(t)] = max(0, min(users) - 1)
+    return column
 
-    # Rows, per (step, band): highway 0, outputs above, the rest below, right to left.
+
+def _recurrent_path(g, band_nodes):
+    """A band without a cell state: the nodes on a path from the step before (or an initial
+    state) to HS_t: an RNN's W_hh HS_{t-1} -> a_t -> HS_t."""
+    ids = {id(t) for t in band_nodes}
+    fed = set()                                   # reached from the step before, in the band
+    for t in band_nodes:                          # parents first
+        if any(id(p) in fed or (id(p) not in ids and not is_parameter(p) and not g.is_lane(p)
+                                and (p.op or g.is_before(p)) and time_of(p.scope) != time_of(t.scope))
+               for p in t.parents):
+            fed.add(id(t))
+    feeds = {id(t) for t in band_nodes if base_name(t) == "HS_t"}
+    for t in reversed(band_nodes):                # users first
+        if id(t) in feeds:
+            feeds.update(id(p) for p in t.parents if id(p) in ids)
+    return [t for t in band_nodes if id(t) in fed and id(t) in feeds and not g.is_output(t)]
+
+
+def _rows(g, column):
+    """{id: row} per (step, band), and the highway's nodes. Row 0 is the highway, outputs are
+    at -1, and the rest below, placed column by column from the right, each next to the row
+    of its nearest user, so that chains stay straight."""
     row = {}
-    for t in inside:
-        if id(t) in column and base_name(t) in HIGHWAY:
+    by_scope = {}
+    for t in g.inside:
+        if id(t) in column:
+            by_scope.setdefault(t.scope, []).append(t)
+    for nodes in by_scope.values():
+        cell = [t for t in nodes if base_name(t) in HIGHWAY]
+        for t in cell or _recurrent_path(g, nodes):
             row[id(t)] = 0
-    has_highway = {band_of(t.scope) for t in inside if id(t) in row}
-    for t in inside:                                        # an RNN's highway is its hidden state
-        if id(t) in column and band_of(t.scope) not in has_highway and base_name(t) == "HS_t":
-            row[id(t)] = 0
-    for t in inside:
-        if id(t) in column and id(t) not in row and is_output(t):
+    highway = set(row)
+    for t in g.inside:
+        if id(t) in column and id(t) not in row and g.is_output(t):
             row[id(t)] = -1
     taken = {}                                              # (scope, column) -> rows in use
-    for t in inside:
+    for t in g.inside:
         if id(t) in row:
             taken.setdefault((t.scope, column[id(t)]), set()).add(row[id(t)])
-    rest = [t for t in inside if id(t) in column and id(t) not in row]
+    rest = [t for t in g.inside if id(t) in column and id(t) not in row]
 
     def wish(t):
-        """(the row of its nearest placed user, whether it reads the step before (the
-        recurrent path goes first, nearest the highway), how far right that user is, engine
-        order)."""
-        placed = [u for u in children[id(t)] if id(u) in row and u.scope == t.scope]
-        recurrent = any(time_of(p.scope) == time_of(t.scope) - 1 or base_name(p) in ("HS_0", "CS_0")
-                        for p in t.parents)
+        """(the row of its nearest placed user, how far right that user is, engine order)."""
+        placed = [u for u in g.children[id(t)] if id(u) in row and u.scope == t.scope]
         if not placed:
-            return (1, not recurrent, 99, order[id(t)])
+            return (1, 99, g.order[id(t)])
         nearest = min(placed, key=lambda u: (column[id(u)], row[id(u)]))
-        return (row[id(nearest)], not recurrent, column[id(nearest)], order[id(t)])
+        return (row[id(nearest)], column[id(nearest)], g.order[id(t)])
 
     for c in sorted({column[id(t)] for t in rest}, reverse=True):
-        in_column = [t for t in rest if column[id(t)] == c]
-        for t in sorted(in_column, key=wish):
+        for t in sorted((t for t in rest if column[id(t)] == c), key=wish):
             used = taken.setdefault((t.scope, c), set())
             r = max(1, wish(t)[0])
             while r in used:
                 r += 1
             row[id(t)] = r
             used.add(r)
+    return row, highway
 
-    # One geometry for every step: column widths and each band's rows, over all steps.
-    lanes = {id(u): lane_leaves(u) for u in nodes}          # id(user) -> what stands beside it
+
+def _lane_row(g, user, width_of, x, y, row_height, frame=None):
+    """The small leaves of `user`: side by side under it, flush with its right side, away
+    from the edges that come in from the left. An output's (Z_t's) stand in a column to its
+    left instead: its input comes from below and its result leaves from the top."""
+    leaves = g.lane_leaves(user)
+    widths = [width_of(leaf, True) for leaf in leaves]
+    places = []
+    if g.is_output(user):
+        for k, (leaf, w) in enumerate(zip(leaves, widths)):
+            dy = (k - (len(leaves) - 1) / 2) * 22
+            places.append(Place(leaf, x - width_of(user, False) / 2 - GAP / 2 - w / 2, y + dy, "lane",
+                                frame=frame, user=user))
+        return places
+    right = x + max(width_of(user, False), sum(widths) + 6 * (len(widths) - 1)) / 2
+    for leaf, w in reversed(list(zip(leaves, widths))):
+        places.append(Place(leaf, right - w / 2, y + row_height / 2, "lane", frame=frame, user=user))
+        right -= w + 6
+    return places[::-1]
+
+
+def _place_steps(g, layout, column, row, width_of, row_height):
+    """One geometry for every step (the widest of each column, each band's rows, over all
+    steps), then each step's nodes and their stand-ins, in their frames."""
     n_columns = 1 + max(column.values(), default=0)
-    col_width, lane_width = [40.0] * n_columns, [0.0] * n_columns
-    for t in inside:
+    col_width = [40.0] * n_columns
+    for t in g.inside:
         if id(t) in column:
-            c = column[id(t)]
-            col_width[c] = max(col_width[c], width_of(t, False))
-            for leaf in lanes.get(id(t), []):
-                lane_width[c] = max(lane_width[c], width_of(leaf, True))
-    col_x, lane_x, x = [], [], MARGIN
+            lanes = [width_of(leaf, True) + 6 for leaf in g.lane_leaves(t)]
+            col_width[column[id(t)]] = max(col_width[column[id(t)]], width_of(t, False), sum(lanes))
+    col_x, x = [], MARGIN
     for c in range(n_columns):
-        lane_x.append(x + lane_width[c] / 2)
-        x += lane_width[c] + (GAP if lane_width[c] else 0)
         col_x.append(x + col_width[c] / 2)
         x += col_width[c] + GAP
     step_width = x - GAP + MARGIN
-    rows_of = {b: [row[id(t)] for t in inside if id(t) in row and band_of(t.scope) == b] for b in bands}
+    rows_of = {b: [row[id(t)] for t in g.inside if id(t) in row and band_of(t.scope) == b] for b in g.bands}
     band_top, y = {}, 24.0                                   # room for the step's title
-    for b in bands:
+    for b in g.bands:
         lo, hi = min(rows_of[b]), max(rows_of[b])
-        band_top[b] = y + MARGIN + (16 if b else 0) - lo * ROW     # y of row 0
-        y = band_top[b] + hi * ROW + ROW / 2 + MARGIN
+        band_top[b] = y + MARGIN + (16 if b else 0) + (0.5 - lo) * row_height    # y of row 0
+        y = band_top[b] + (hi + 0.5) * row_height + MARGIN
     step_height = y
-
-    layout = Layout(steps=steps)
-    before = [t for t in nodes if time_of(t.scope) is None and not t.op and not is_parameter(t)
-              and children[id(t)] and all(id(u) in in_step for u in children[id(t)])]
+    before = [t for t in g.nodes if g.is_before(t)]
     before_width = max([width_of(t, False) for t in before] + [0])
     first_x = before_width + STEP_GAP if before else 0
-    step_x = {s: first_x + k * (step_width + STEP_GAP) for k, s in enumerate(steps)}
-
-    def position(t):
-        s, b = time_of(t.scope), band_of(t.scope)
-        return step_x[s] + col_x[column[id(t)]], band_top[b] + row[id(t)] * ROW
-
-    # The steps, then the initial states on the left, the loss on the right, the panel below.
-    for s in steps:
-        layout.frames[f"t={s}"] = (step_x[s], 0, step_x[s] + step_width, step_height)
-        for b in bands:
+    layout.step_x = {s: first_x + k * (step_width + STEP_GAP) for k, s in enumerate(g.steps)}
+    layout.step_width, layout.step_height = step_width, step_height
+    for s, left in layout.step_x.items():
+        layout.frames[f"t={s}"] = (left, 0, left + step_width, step_height)
+        for b in g.bands:
             if b:
-                top = band_top[b] + min(rows_of[b]) * ROW - ROW / 2 - 16
-                layout.frames[f"t={s}/{b}"] = (step_x[s] + 4, top, step_x[s] + step_width - 4,
-                                               band_top[b] + max(rows_of[b]) * ROW + ROW / 2)
-    for t in inside:
-        if id(t) not in column:
-            continue
-        x, y = position(t)
-        layout.places.append(Place(t, x, y, frame=t.scope))
-        leaves = lanes.get(id(t), [])
-        # Stacked and centred on the user's row; off the row itself when an edge comes in
-        # along it from the left (HS_{t-1} -> X_t), so the edge doesn't run through them.
-        spacing = min(ROW / max(len(leaves), 1), 22)
-        shift = spacing / 2 if len(leaves) % 2 and len(leaves) < len(t.parents) else 0
-        for k, leaf in enumerate(leaves):
-            offset = (k - (len(leaves) - 1) / 2) * spacing + shift
-            lx = step_x[time_of(t.scope)] + lane_x[column[id(t)]]
-            layout.places.append(Place(leaf, lx, y + offset, "lane", frame=t.scope, user=t))
+                top = band_top[b] + (min(rows_of[b]) - 0.5) * row_height - 16
+                layout.frames[f"t={s}/{b}"] = (left + 4, top, left + step_width - 4,
+                                               band_top[b] + (max(rows_of[b]) + 0.5) * row_height)
+    for t in g.inside:
+        if id(t) in column:
+            x = layout.step_x[time_of(t.scope)] + col_x[column[id(t)]]
+            y = band_top[band_of(t.scope)] + row[id(t)] * row_height
+            layout.places.append(Place(t, x, y, frame=t.scope))
+            layout.places += _lane_row(g, t, width_of, x, y, row_height, frame=t.scope)
     placed = {id(p.tensor): p for p in layout.places if p.role == "node"}
-    for t in before:
-        first = min(children[id(t)], key=lambda u: order[id(u)])
-        layout.places.append(Place(t, before_width / 2, placed[id(first)].y, "state"))
-    # The loss: a column right of the last step, from the level of the bus down.
-    after = [t for t in nodes if time_of(t.scope) is None and not is_parameter(t)
-             and not is_lane(t) and all(t is not b for b in before)]
-    right = step_x[steps[-1]] + step_width + STEP_GAP if steps else 0
-    lane_w = max([width_of(leaf, True) for t in after for leaf in lanes[id(t)]] + [0])
-    loss_x = right + (lane_w + GAP if lane_w else 0) + max([width_of(t, False) for t in after] + [0]) / 2
+    for t in before:                        # on the row of its first user, the highway's if it feeds it
+        users = sorted(g.children[id(t)], key=lambda u: (id(u) not in layout.highway, g.order[id(u)]))
+        layout.places.append(Place(t, before_width / 2, placed[id(users[0])].y, "state"))
+        if id(users[0]) in layout.highway:
+            layout.highway.add(id(t))
+
+
+def _place_outside(g, layout, width_of, row_height):
+    """The loss: a column right of the last step, from the level of the bus down, its own
+    leaves (targets, a count) to its left. Then the parameters' panel below the steps."""
+    after = [t for t in g.nodes if time_of(t.scope) is None and not is_parameter(t)
+             and not g.is_lane(t) and not g.is_before(t)]
+    right = (layout.step_x[g.steps[-1]] + layout.step_width + STEP_GAP) if g.steps else 0
+    lane_w = max([width_of(leaf, True) for t in after for leaf in g.lane_leaves(t)] + [0])
+    node_w = max([width_of(t, False) for t in after] + [0])
+    loss_x = right + (lane_w + GAP if lane_w else 0) + node_w / 2
     for k, t in enumerate(after):
-        y = BUS + k * ROW * 1.2
+        y = BUS + k * row_height
         layout.places.append(Place(t, loss_x, y, "loss"))
-        leaves = lanes[id(t)]
+        leaves = g.lane_leaves(t)
         for j, leaf in enumerate(leaves):
             layout.places.append(Place(leaf, right + lane_w / 2, y + (j - (len(leaves) - 1) / 2) * 22,
                                        "lane", user=t))
-    x = loss_x + max([width_of(t, False) for t in after] + [0]) / 2
-    # The parameters' panel below the steps: their one real node each, in rows.
-    params = [t for t in nodes if is_parameter(t)]
-    param_width = max([width_of(t, False) for t in params] + [60]) + GAP
-    per_row = max(2, min(len(params), int((x - 2 * MARGIN) // param_width)))
-    top = max([step_height] + [p.y + ROW for p in layout.places]) + STEP_GAP
+    width = loss_x + node_w / 2
+    params = [t for t in g.nodes if is_parameter(t)]
+    if not params:
+        return
+    param_width = max(width_of(t, False) for t in params) + GAP
+    per_row = max(2, min(len(params), int((width - 2 * MARGIN) // param_width)))
+    panel_row = row_height + LINE
+    top = max([layout.step_height] + [p.y + row_height for p in layout.places]) + STEP_GAP
     for k, t in enumerate(params):
         layout.places.append(Place(t, MARGIN + param_width * (k % per_row + 0.5),
-                                   top + 50 + (k // per_row) * PANEL_ROW, "parameter"))
+                                   top + 50 + (k // per_row) * panel_row, "parameter"))
     rows = (len(params) + per_row - 1) // per_row
-    layout.frames["parameters"] = (0, top, 2 * MARGIN + per_row * param_width, top + 26 + rows * PANEL_ROW)
-    layout.width = x
-    return layout
+    layout.frames["parameters"] = (0, top, 2 * MARGIN + per_row * param_width, top + 26 + rows * panel_row)

@@ -146,7 +146,9 @@
     }
   }
   function describe() {                  // the #rule line for position k
-    if (!order.length) return "no gradients: call loss.backward() before rendering";
+    if (!order.length) {
+      return "no gradients: call loss.backward() before rendering (tinygrad-lstm render --grads)";
+    }
     if (k === 0) {
       const loss = data.nodes[data.loss];
       return "before backward: no gradients yet. next ▶ seeds ∂L/∂L = 1 at the loss"

@@ -154,9 +154,15 @@ def _cell_parents(drawing, nodes, key):
     root_key = key[id(drawing.tensors[-1])]
     for k in nodes:
         nodes[k]["parents"] = []
+    top = {}                                      # step -> its top layer's cell (Z_t reads it)
+    for scope in sorted(cell_of):
+        top[time_of(scope)] = cell_of[scope]
     for t in drawing.tensors:
-        mine = cell_of.get(t.scope) if time_of(t.scope) is not None else root_key
+        # A tensor of the step but of no one cell (a stacked model's Z_t) belongs to the top
+        # layer's cell, which it reads; one outside the steps belongs to the loss.
+        step = time_of(t.scope)
+        mine = root_key if step is None else cell_of.get(t.scope, top.get(step))
         for p in t.parents:
-            theirs = cell_of.get(p.scope)
+            theirs = cell_of.get(p.scope, top.get(time_of(p.scope)))
             if mine and theirs and theirs != mine and theirs not in nodes[mine]["parents"]:
                 nodes[mine]["parents"].append(theirs)

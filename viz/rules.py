@@ -1,6 +1,7 @@
 """Each op's backward rule in one line, for the page's stepper: what reverse mode adds to the
 inputs' gradients once the output's gradient g = ∂L/∂out is complete. The rules themselves
 are in tinygrad_lstm/ops.py; these are their formulas, in the names of the graph's nodes."""
+from .layout import time_of
 
 RULES = {
     "add": "∂L/∂{a} += {g},  ∂L/∂{b} += {g}",
@@ -8,7 +9,12 @@ RULES = {
     "mul": "∂L/∂{a} += {g} ⊙ {b},  ∂L/∂{b} += {g} ⊙ {a}",
     "div": "∂L/∂{a} += {g} / {b},  ∂L/∂{b} −= {g} ⊙ {a} / {b}²",
     "matmul": "∂L/∂{a} += {g} {b}ᵀ,  ∂L/∂{b} += {a}ᵀ {g}",
+    # affine(x, W, b) is W x + b for a vector x (n×1), x Wᵀ + b for a batch (a row per sequence)
     "affine": "{out} = {b} {a} + {c}:  ∂L/∂{a} += {b}ᵀ {g},  ∂L/∂{b} += {g} {a}ᵀ,  ∂L/∂{c} += {g}",
+    "affine/2": "{out} = {b} {a}:  ∂L/∂{a} += {b}ᵀ {g},  ∂L/∂{b} += {g} {a}ᵀ",
+    "affine/batch": "{out} = {a} {b}ᵀ + {c}:  ∂L/∂{a} += {g} {b},  ∂L/∂{b} += {g}ᵀ {a},  "
+                    "∂L/∂{c} += Σ_rows {g}",
+    "affine/2/batch": "{out} = {a} {b}ᵀ:  ∂L/∂{a} += {g} {b},  ∂L/∂{b} += {g}ᵀ {a}",
     "neg": "∂L/∂{a} −= {g}",
     "sigmoid": "∂L/∂{a} += {g} ⊙ {out} ⊙ (1 − {out})",
     "tanh": "∂L/∂{a} += {g} ⊙ (1 − {out}²)",
@@ -28,17 +34,24 @@ RULES = {
 
 
 def rule(t):
-    """t's op's backward rule, with its own name and its inputs' names; "" for a leaf."""
+    """t's op's backward rule, with its own name and its inputs' names; "" for a leaf. A name
+    of several words is put in brackets: ∂L/∂(CS_{t-1} ⊗ F_t)."""
     if not t.op:
         return ""
-    names = {"out": t.name or t.op}
+    names = {"out": _name(t)}
     for key, parent in zip("abc", t.parents):
-        names[key] = parent.name or parent.op or "const"
-    text = RULES.get(t.op, "see its backward() in tinygrad_lstm/ops.py")
+        names[key] = _name(parent, t)
     names["g"] = f"∂L/∂{names['out']}"
-    return text.format_map(_Missing(names))
+    key = t.op
+    if t.op == "affine":
+        key += "/2" * (len(t.parents) == 2) + "/batch" * (t.parents[0].data.ndim == 2)
+    return RULES.get(key, "see its backward() in tinygrad_lstm/ops.py").format(**names)
 
 
-class _Missing(dict):
-    def __missing__(self, key):
-        return "?"
+def _name(t, user=None):
+    """A node's name as its user's rule says it: the step before's CS_t is CS_{t-1}."""
+    name = t.name or t.op or "const"
+    step, user_step = time_of(t.scope), time_of(getattr(user, "scope", None))
+    if name.endswith("_t") and None not in (step, user_step) and step == user_step - 1:
+        name = name[:-2] + "_{t-1}"
+    return f"({name})" if " " in name else name

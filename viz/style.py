@@ -84,7 +84,8 @@ def op_lines(t, show_values, scale):
     if scale is not None:
         norm = grad_norm(t)
         lines.append("no gradient" if norm is None else f"‖∇‖ {norm:.1e}")
-    return [line.replace("\n", " ") for line in lines]
+    # One line each; a backslash is Graphviz's escape (\N is the node's name): doubled.
+    return [line.replace("\n", " ").replace("\\", "\\\\") for line in lines]
 
 
 def node_style(t, scale, role="node"):

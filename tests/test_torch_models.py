@@ -1,5 +1,5 @@
 """LSTM and RNN against torch.nn.LSTM / nn.RNN (an optional dependency), through the weight
-mapping of math spec §1.5: same logits, same loss, same gradients, to 1e-10 in float64."""
+mapping of docs/math.md §1.5: same logits, same loss, same gradients, to 1e-10 in float64."""
 import numpy as np
 import pytest
 

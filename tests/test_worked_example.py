@@ -1,4 +1,4 @@
-"""Lecture 004's worked example on the engine, against the exact values of math spec §4."""
+"""Lecture 004's worked example on the engine, against the exact values of docs/math.md §4."""
 import json
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from tinygrad_lstm.worked_example import worked_example
 
-# math spec §4.2-4.4, "Exact (float64, 6 dp)"
+# docs/math.md §4.2-4.4, column "Ours" (float64, 6 dp)
 EXACT = {
     "f_t = W_f X_t": [0.020000, 0.856000], "i_t = W_i X_t": [0.031000, -0.406000],
     "c_t = W_c X_t": [-0.413000, 0.769000], "o_t = W_o X_t": [-0.402000, 0.549000],
@@ -52,7 +52,7 @@ def test_the_lecture_s_four_numeric_typos_are_flagged_and_nothing_else(example):
         "i_t = W_i X_t", "c_t = W_c X_t", "tanh(CS_t) in the dW_o line", "O_t(1 - O_t) in the dW_o line"]
     assert all(line.note.startswith("erratum") for line in example.typos)
     printed = [line for line in example.lines if line.lecture is not None]
-    assert len(printed) == 23 and sum(line.agrees for line in printed) == 19   # math spec §4.5 verdict
+    assert len(printed) == 23 and sum(line.agrees for line in printed) == 19   # docs/math.md §4.5 verdict
 
 
 def test_the_two_values_the_lecture_never_evaluated_are_given(example):

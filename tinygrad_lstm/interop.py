@@ -2,7 +2,7 @@
 for our RNN) and `out` (nn.Linear). Values are numpy arrays, so torch is needed only by
 whoever loads them: `module.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})`.
 
-The mapping (math spec §1.5): our W_g = [U_g | V_g] acts on [HS_{t−1}; x_t], so V_g (the
+The mapping (docs/math.md §1.5): our W_g = [U_g | V_g] acts on [HS_{t−1}; x_t], so V_g (the
 input columns) goes to weight_ih and U_g (the recurrent columns) to weight_hh, with
 torch's gates stacked in the order i, f, g, o (g is our candidate c). Torch adds two bias
 vectors, bias_ih + bias_hh; ours goes into bias_ih and bias_hh is 0. Reading a torch

@@ -6,7 +6,7 @@ backward() on that graph (or, compiled, the same rules replayed: compiled.py). E
 time step as its `scope` ("t=1", "t=2", ...), so a picture of the graph reads like the
 lecture.
 
-Notation (lecture 004, math spec §1): X_t = [HS_{t−1}; x_t] (hidden state first),
+Notation (lecture 004, docs/math.md §1): X_t = [HS_{t−1}; x_t] (hidden state first),
 f_t = W_f X_t + b_f, F_t = σ(f_t), likewise I_t, O_t; C_t = tanh(W_c X_t + b_c);
 CS_t = CS_{t−1} ⊗ F_t + I_t ⊗ C_t;  HS_t = O_t ⊗ tanh(CS_t);  Z_t = W_y HS_t + b_y.
 Batches are rows: x_t is (B, I), so affine(X_t, W_f, b_f) computes X_t W_fᵀ + b_f.
@@ -30,7 +30,7 @@ from .tensor import Tensor, _float_dtype, no_grad, scope
 # (0.95²⁰ ≈ 0.36 of it survives 20 steps, against 0.73²⁰ ≈ 0.002 with the common b_f = 1),
 # and so is the gradient flowing back along it. Measured on the recall task at delay 20
 # with SGD: b_f = 3 learns it for 5 of 5 seeds, b_f = 1 for 1 of 5. Not from the lectures;
-# see the math spec §3.6 and README ("Initialisation").
+# see docs/math.md §3.6 and README ("Initialisation").
 FORGET_BIAS = 3.0
 
 
@@ -138,7 +138,7 @@ def _record(named, prefix, tensors):
 
 
 class LSTMCell(Module):
-    """One LSTM layer's parameters and its step (math spec §1.4; §5.2 with peepholes).
+    """One LSTM layer's parameters and its step (docs/math.md §1.4; §5.2 with peepholes).
 
     Parameters: W_f, W_i, W_c, W_o (H, H+I); b_f, b_i, b_c, b_o (H,) unless bias=False;
     p_f, p_i, p_o (H,) with peephole=True. `prefix` ("layer2.") names a layer of a stack.
@@ -167,7 +167,7 @@ class LSTMCell(Module):
         return self.step(x_t, state, {})
 
     def step(self, x_t, state, named):
-        """One step of lecture 004's LSTM (docs/math.md §3), each line a node of the graph."""
+        """One step of lecture 004's LSTM (docs/math.md §1.4), each line a node of the graph."""
         HS_prev, CS_prev = state
         P, p = self._parameters, self.prefix
         X_t = ops.concat([HS_prev, x_t], axis=-1).named("X_t")             # [HS_{t−1}; x_t]
@@ -197,7 +197,7 @@ class LSTMCell(Module):
 
 
 class RNNCell(Module):
-    """One vanilla RNN layer (lectures 001/002, math spec §2.1):
+    """One vanilla RNN layer (lectures 001/002, docs/math.md §2.1):
     h_t = tanh(W_xh x_t + W_hh h_{t−1} + b_h). Parameters W_xh (H, I), W_hh (H, H), b_h (H,).
     Its hidden state is named HS_t in the graph, like the LSTM's, so the two read side by side.
     """

@@ -6,7 +6,7 @@ of Tensors, built and backpropagated anew for every batch).
 
 Full BPTT differentiates the whole sequence at once. Truncated BPTT with a window of k
 steps runs the sequence in windows: the state is carried from one window into the next,
-but detached, so no gradient flows across a window boundary (math spec §3.3: dHS_next and
+but detached, so no gradient flows across a window boundary (docs/math.md §3.3: dHS_next and
 dCS_next restart at 0). The gradients of all windows add up before one update.
 """
 import math

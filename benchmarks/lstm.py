@@ -4,8 +4,9 @@ time, averaged over the batch), ours against numpy, PyTorch, JAX and autograd, i
 Our paths: "eager" (model.loss(...).backward(); called "autodiff" before the compiled path
 existed, and so in older results), "compiled" (model.compile() once, then
 compiled.loss_and_grad(...); benchmarks/compiled.py), "bptt" (our hand-derived BPTT,
-bptt.lstm_gradients) and "numpy reference" (benchmarks/numpy_lstm.py, the fastest
-vectorised numpy we could write for this loss). Peers, each only when importable:
+bptt.lstm_gradients: docs/math.md transcribed step by step, written to be read, not tuned:
+its time is what readability costs) and "numpy reference" (benchmarks/numpy_lstm.py, the
+fastest vectorised numpy we could write for this loss). Peers, each only when importable:
 "torch.nn.LSTM" and "torch LSTMCell loop" (peers_torch.py), "jax" (peers_jax.py) and
 "autograd" (peers_autograd.py).
 

@@ -1,10 +1,10 @@
 """The fastest vectorised numpy LSTM forward + backward we could write: a performance reference.
 
-Not part of the library: benchmarks/lstm.py times bptt.lstm_gradients against it, and
-tests/test_numpy_reference.py checks that the two agree. One layer with biases, no
-peepholes, zero initial state; the output layer Z_t = W_y HS_t + b_y; the loss softmax
-cross-entropy summed over time, averaged over the batch. It computes in the dtype of xs
-(float64 or float32).
+Not part of the library: benchmarks/lstm.py times the engine and bptt.lstm_gradients (the
+readable transcription of docs/math.md) against it, and tests/test_numpy_reference.py checks
+that it agrees with bptt. One layer with biases, no peepholes, zero initial state; the
+output layer Z_t = W_y HS_t + b_y; the loss softmax cross-entropy summed over time,
+averaged over the batch. It computes in the dtype of xs (float64 or float32).
 
 What makes it fast:
 - one fused gate matrix W = [U | V]: the input part V x_t + b for all T steps is one GEMM
@@ -13,7 +13,7 @@ What makes it fast:
 - the blocks in the order o, f, i, c: the three sigmoid gates side by side (one call), and
   the three gates that dCS_t reaches side by side (one call);
 - everything that does not depend on the recurrence is done for all steps at once: the
-  output layer, softmax and loss; the local derivatives (§3.1 of the math spec); the weight
+  output layer, softmax and loss; the local derivatives (docs/math.md §3.1); the weight
   gradient, one GEMM Σ_t dg_tᵀ X_t over a stack X_t = [HS_{t−1}; x_t] that the forward loop
   writes HS_t into;
 - no temporaries inside the loops (out=), and few buffers: the local derivatives become
@@ -92,7 +92,7 @@ def _output_layer(W_y, b_y, HS, ys):
 
 
 def _local_derivatives(gates, CS, tCS):
-    """§3.1's local derivatives for all steps at once: K (T, B, 4H), blocks o, f, i, c, and
+    """docs/math.md §3.1's local derivatives for all steps at once: K (T, B, 4H), blocks o, f, i, c, and
     ∂HS_t/∂CS_t (T, B, H), written over tanh(CS_t) (its last use):
 
         K_o = tanh(CS_t) σ'(o_t)   K_f = CS_{t−1} σ'(f_t)   K_i = C_t σ'(i_t)   K_c = I_t (1 − C_t²)
@@ -114,7 +114,7 @@ def _local_derivatives(gates, CS, tCS):
 
 
 def _backward(U, K, dHS_dCS, F, dHS_out):
-    """§3.3, t = T … 1, over the local derivatives: dg_t = K_t ⊗ [dHS_t, dCS_t, dCS_t, dCS_t],
+    """docs/math.md §3.3, t = T … 1, over the local derivatives: dg_t = K_t ⊗ [dHS_t, dCS_t, dCS_t, dCS_t],
     written over K_t; returns dg (T, B, 4H)."""
     _, B, H = F.shape
     dHS = np.zeros((B, H), K.dtype)                           # dHS_next, then dHS_t

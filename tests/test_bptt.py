@@ -3,13 +3,23 @@
 - central finite differences of its own loss, for every parameter and the initial states;
 - per-step gradients (dHS_t, dCS_t, dg_t) against finite differences of a loss written
   here from the forward equations, with a perturbation injected at that step;
-- the lecture's worked example (lstm-math.md §4), to 6 decimals;
-- bad inputs, which must fail with a message that says what was expected.
+- the lecture's worked example (docs/math.md §4), to 6 decimals;
+- bad inputs, which must fail with a message that says what was expected;
+- that it stays an independent witness that reads like the derivation: numpy and the
+  standard library only, loadable on its own from its file, nothing computed in place.
+(Autodiff = bptt to 1e-10 is tests/test_compare.py's, on hypothesis-drawn sizes.)
 """
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tinygrad_lstm.bptt import lstm_gradients, rnn_gradients
+
+BPTT = Path(__file__).resolve().parents[1] / "tinygrad_lstm" / "bptt.py"
 
 EPS = 1e-6
 TOL = dict(rtol=1e-6, atol=1e-8)
@@ -366,7 +376,7 @@ def test_integer_inputs_are_computed_in_float64():
     assert all(np.asarray(grads[name]).dtype == np.float64 for name in grads if name != "loss")
 
 
-# --- the lecture's worked example (lstm-math.md §4), exact to 6 decimals -----------------
+# --- the lecture's worked example (docs/math.md §4), exact to 6 decimals ----------------
 
 EXAMPLE = {
     "W_f": [[0.813, -0.487, 0.020, -0.778, 0.418], [-0.708, 0.006, 0.856, -0.106, -0.872]],
@@ -521,3 +531,66 @@ def test_bad_inputs_name_what_was_expected(fn, args, kwargs, error, message):
     with pytest.raises(error) as info:
         fn(*args, **kwargs)
     assert message in str(info.value)
+
+
+# --- an independent witness that reads like the derivation ------------------------------
+
+def test_imports_are_numpy_and_the_standard_library_only():
+    """No engine import (not `from .tensor`, not `from . import ...`): the witness shares no
+    code with what it checks."""
+    imported = []
+    for node in ast.walk(ast.parse(BPTT.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported += [(alias.name, 0) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imported.append((node.module or "", node.level))
+    assert imported, "no imports found: is the path right?"
+    for module, level in imported:
+        top = module.split(".")[0]
+        assert level == 0, "relative import from %r" % module
+        assert top == "numpy" or top in sys.stdlib_module_names, "imports %r" % module
+
+
+STANDALONE = """
+import importlib.util, sys
+import numpy as np
+
+spec = importlib.util.spec_from_file_location("bptt_alone", sys.argv[1])
+bptt = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bptt)
+
+rng = np.random.default_rng(0)
+H, I, O, T = 3, 2, 4, 5
+lstm = {"W_" + g: rng.normal(size=(H, H + I)) for g in "fico"}
+lstm.update({"b_" + g: rng.normal(size=H) for g in "fico"})
+lstm.update(W_y=rng.normal(size=(O, H)), b_y=rng.normal(size=O))
+rnn = {"W_xh": rng.normal(size=(H, I)), "W_hh": rng.normal(size=(H, H)), "b_h": rng.normal(size=H),
+       "W_hy": rng.normal(size=(O, H)), "b_y": rng.normal(size=O)}
+xs, ys = rng.normal(size=(T, I)), rng.integers(0, O, T)
+a = bptt.lstm_gradients(lstm, xs, ys)
+b = bptt.rnn_gradients(rnn, xs, ys)
+assert a["W_f"].shape == (H, H + I) and np.all(np.isfinite(a["W_f"])) and a["loss"] > 0
+assert b["W_hh"].shape == (H, H) and np.all(np.isfinite(b["W_hh"])) and b["loss"] > 0
+engine = sorted(name for name in sys.modules if name.split(".")[0] == "tinygrad_lstm")
+assert not engine, engine
+print("ok")
+"""
+
+
+def test_it_runs_loaded_on_its_own_from_its_file(tmp_path):
+    """In a fresh interpreter, from a directory where the package is not importable: an LSTM
+    and an RNN gradient, and no tinygrad_lstm module (nor tinygrad_lstm.tensor) loaded."""
+    result = subprocess.run([sys.executable, "-I", "-c", STANDALONE, str(BPTT)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_nothing_is_computed_in_place():
+    """One statement per formula on fresh arrays: no out= buffers and no augmented
+    assignment (x += ...), which would overwrite a value the derivation still names."""
+    tree = ast.parse(BPTT.read_text(encoding="utf-8"))
+    outs = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "out"]
+    augmented = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.AugAssign)]
+    assert not outs, "out= at lines %s" % outs
+    assert not augmented, "augmented assignment at lines %s" % augmented

@@ -1,11 +1,13 @@
 """Backpropagation through time by hand, in plain numpy: the independent witness.
 
-The formulas of the math spec (lstm-math.md) written out step by step. This module imports
-numpy and the standard library only and shares no code with the autodiff engine, so that
-the engine's gradients can be checked against gradients derived on paper.
+The formulas of docs/math.md, one statement per formula, with its names and its section
+cited, to be read next to the derivation. This module imports numpy and the standard
+library only and shares no code with the autodiff engine, so that the engine's gradients
+can be checked against gradients derived on paper. Speed is not its job (the compiled
+path and benchmarks/numpy_lstm.py carry speed): nothing is fused or computed in place.
 
-    lstm_gradients(params, xs, targets, h0=None, c0=None, mask=None)   LSTM: §1, §3.3, §5
-    rnn_gradients(params, xs, targets, h0=None, mask=None)             vanilla RNN: §2.5
+    lstm_gradients(params, xs, targets, h0=None, c0=None, mask=None)   LSTM
+    rnn_gradients(params, xs, targets, h0=None, mask=None)             vanilla RNN
 
 Both minimise the same loss, softmax cross-entropy summed over time, averaged over the batch:
 
@@ -13,22 +15,26 @@ Both minimise the same loss, softmax cross-entropy summed over time, averaged ov
 
 (one unbatched sequence is B = 1: the lecture's E = Σ_t E_t).
 
-Inside, every sequence is (T, B, ·) and batch entries are rows, so gate pre-activations are
-X_t @ Wᵀ and a weight gradient is dgᵀ X. An unbatched call runs with B = 1 and is squeezed
-on return. Everything is float64.
+As in docs/math.md, vectors are columns. A batch of B sequences is B columns side by side:
+HS_t is (H, B), X_t = [HS_{t−1}; x_t] is (H+I, B), and the formulas read as written, e.g.
+f_t = W_f X_t + b_f is `W_f @ X_t + b_f`, and dW_f += df_t X_tᵀ sums over the batch by
+itself. Biases and peepholes are columns (H, 1). A model without biases or peepholes runs
+with them at 0, which reduces §1.4 to §1.3 and §5.3 to §3.3; their gradients are then not
+returned. Everything is float64.
+
+The file: the LSTM (forward §1.4, §5.2; backward §3.3, §5.3; stacked layers §5.4), the
+vanilla RNN (§2.1, §2.5), the output layer and loss shared by both (§1.4, §1.6, §3.3
+steps 1–3), and last, reading and checking the arguments and laying out the results.
 """
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["lstm_gradients", "rnn_gradients"]
-
-# The order of the four blocks in the fused gate matrix: the sigmoid gates O, F, I side by
-# side (one σ call per step), and f, i, c, the three that dCS_t reaches, side by side.
-GATES = ("o", "f", "i", "c")
+__all__ = ["lstm_gradients", "rnn_gradients",       # the entry points; and one step of each
+           "lstm_forward_step", "lstm_backward_step", "rnn_forward_step", "rnn_backward_step",
+           "output_layer"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -51,29 +57,23 @@ def lstm_gradients(params, xs, targets, h0=None, c0=None, mask=None):
     (prefixed like its parameters): "dHS_t", "dCS_t" (total dE/dHS_t, dE/dCS_t) and the
     pre-activation gradients "df_t", "di_t", "dc_t", "do_t".
     """
-    net = _parse_params(params, LSTM_SCHEMA)
-    xs, batched = _sequence(xs, net.n_in)
-    T, B, _ = xs.shape
-    Y, M = _targets(targets, mask, T, B, net.n_out, batched)
-    HS0, layout = _initial_state("h0", h0, net, B, batched)
-    CS0, _ = _initial_state("c0", c0, net, B, batched)
+    a = _arguments(LSTM, params, xs, targets, mask, h0=h0, c0=c0)   # checked, as columns
 
-    layers = [_lstm_layer(net, k) for k in range(1, net.L + 1)]
-    caches, below = [], xs
-    for k, layer in enumerate(layers):          # forward, bottom layer first
-        caches.append(_lstm_forward(layer, below, HS0[k], CS0[k]))
-        below = caches[-1]["HS"]
+    # forward, bottom layer first: layer k+1's x_t is layer k's HS_t (docs/math.md §5.4)
+    caches, inputs = [], a.xs
+    for P, HS_0, CS_0 in zip(a.layers, a.HS_0, a.CS_0):
+        caches.append(lstm_forward(P, inputs, HS_0, CS_0))
+        inputs = [s["HS_t"] for s in caches[-1]]
+    E, d_out, dHS_above = output_layer(a.W_out, a.b_out, inputs, a.ys, a.ms)
 
-    grads, dHS_out, loss = _output_layer(net, "W_y", below, Y, M)
-    dHS0, dCS0 = np.empty_like(HS0), np.empty_like(CS0)
-    for k in reversed(range(net.L)):            # backward, top layer first (§5.1)
-        layer_grads, steps, dHS_out, dHS0[k], dCS0[k] = _lstm_backward(layers[k], caches[k], dHS_out, k > 0)
-        _collect(grads, net, k + 1, layer_grads, steps, batched)
-
-    grads["HS_0"] = dHS0.reshape(layout)
-    grads["CS_0"] = dCS0.reshape(layout)
-    grads["loss"] = loss
-    return grads
+    # backward, top layer first: what reaches layer k's HS_t from above is W_yᵀ dZ_t for the
+    # top layer, and the dx_t of layer k+1 for the others (docs/math.md §5.4)
+    results = []
+    for P, steps in reversed(list(zip(a.layers, caches))):
+        dP, ds, dHS_0, dCS_0 = lstm_backward(P, steps, dHS_above)
+        results.insert(0, (dP, ds, {"HS_0": dHS_0, "CS_0": dCS_0}))
+        dHS_above = [d["dx_t"] for d in ds]
+    return _results(a, E, d_out, results, ("dHS_t", "dCS_t", "df_t", "di_t", "dc_t", "do_t"))
 
 
 def rnn_gradients(params, xs, targets, h0=None, mask=None):
@@ -81,282 +81,210 @@ def rnn_gradients(params, xs, targets, h0=None, mask=None):
 
     params   W_xh (H, I), W_hh (H, H), b_h (H,), W_hy (O, H), b_y (O,); layer k ≥ 2 has
              layer{k}.W_xh (H, H), layer{k}.W_hh, layer{k}.b_h.
-    Forward  a_t = W_xh x_t + W_hh h_{t−1} + b_h,  h_t = tanh(a_t),  Z_t = W_hy h_t + b_y.
+    Forward  a_t = W_xh x_t + W_hh HS_{t−1} + b_h,  HS_t = tanh(a_t),  Z_t = W_hy HS_t + b_y.
     xs, targets, h0, mask as in lstm_gradients.
 
     Returns a dict: every parameter's name -> dE/dparam; "HS_0" -> dE/dh0; "loss" -> E; and
-    per step (T, H) or (T, B, H), for every layer: "dHS_t" (total dE/dh_t) and "da_t".
+    per step (T, H) or (T, B, H), for every layer: "dHS_t" (total dE/dHS_t) and "da_t".
     """
-    net = _parse_params(params, RNN_SCHEMA)
-    xs, batched = _sequence(xs, net.n_in)
-    T, B, _ = xs.shape
-    Y, M = _targets(targets, mask, T, B, net.n_out, batched)
-    HS0, layout = _initial_state("h0", h0, net, B, batched)
+    a = _arguments(RNN, params, xs, targets, mask, h0=h0)
 
-    layers = [_rnn_layer(net, k) for k in range(1, net.L + 1)]
-    caches, below = [], xs
-    for k, layer in enumerate(layers):
-        caches.append(_rnn_forward(layer, below, HS0[k]))
-        below = caches[-1]["HS"]
+    caches, inputs = [], a.xs                    # forward, bottom layer first (§5.4)
+    for P, HS_0 in zip(a.layers, a.HS_0):
+        caches.append(rnn_forward(P, inputs, HS_0))
+        inputs = [s["HS_t"] for s in caches[-1]]
+    E, d_out, dHS_above = output_layer(a.W_out, a.b_out, inputs, a.ys, a.ms)
 
-    grads, dHS_out, loss = _output_layer(net, "W_hy", below, Y, M)
-    dHS0 = np.empty_like(HS0)
-    for k in reversed(range(net.L)):
-        layer_grads, steps, dHS_out, dHS0[k] = _rnn_backward(layers[k], caches[k], dHS_out)
-        _collect(grads, net, k + 1, layer_grads, steps, batched)
-
-    grads["HS_0"] = dHS0.reshape(layout)
-    grads["loss"] = loss
-    return grads
+    results = []                                 # backward, top layer first (§5.4)
+    for P, steps in reversed(list(zip(a.layers, caches))):
+        dP, ds, dHS_0 = rnn_backward(P, steps, dHS_above)
+        results.insert(0, (dP, ds, {"HS_0": dHS_0}))
+        dHS_above = [d["dx_t"] for d in ds]
+    return _results(a, E, d_out, results, ("dHS_t", "da_t"))
 
 
 # ---------------------------------------------------------------------------------------
-# LSTM: one layer forward (§1.4, §5.2) and backward (§3.3, §5.3)
+# LSTM: one step forward (§1.4, §5.2) and one step backward (§3.3, §5.3)
 # ---------------------------------------------------------------------------------------
 
-def sigmoid_(x):
-    """σ(x) = 1/(1 + e^(−x)), in place. For x < −709, e^(−x) overflows to inf and
-    σ = 1/(1 + inf) = 0 is still right: call it under np.errstate(over="ignore")."""
-    np.exp(np.negative(x, out=x), out=x)
-    np.reciprocal(np.add(x, 1, out=x), out=x)
-    return x
+def sigmoid(z):
+    """σ(z) = 1/(1 + e^(−z)). Where e^(−z) overflows to inf (z < −709), σ = 1/(1 + inf) = 0
+    is still the right value (docs/math.md §1.6), so numpy need not warn about it."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
 
 
-def _one_minus_square(x, out):
-    """1 − x², the derivative of tanh at the point where tanh is x."""
-    np.square(x, out=out)
-    return np.subtract(1, out, out=out)
+def lstm_forward_step(P, x_t, HS_prev, CS_prev):
+    """One step of the forward pass. P: one layer's parameters by name, vectors as columns;
+    x_t (I, B); HS_prev, CS_prev = HS_{t−1}, CS_{t−1} (H, B). Returns what BPTT keeps (§1.7)."""
+    # docs/math.md §1.2: the gate input, previous hidden state first
+    X_t = np.concatenate([HS_prev, x_t])
+    # docs/math.md §1.4, with §5.2's peepholes: f_t and i_t look at CS_{t−1}
+    f_t = P["W_f"] @ X_t + P["p_f"] * CS_prev + P["b_f"]
+    i_t = P["W_i"] @ X_t + P["p_i"] * CS_prev + P["b_i"]
+    c_t = P["W_c"] @ X_t + P["b_c"]
+    F_t = sigmoid(f_t)
+    I_t = sigmoid(i_t)
+    C_t = np.tanh(c_t)
+    CS_t = CS_prev * F_t + I_t * C_t
+    # docs/math.md §1.4, with §5.2's peephole: o_t looks at the new CS_t
+    o_t = P["W_o"] @ X_t + P["p_o"] * CS_t + P["b_o"]
+    O_t = sigmoid(o_t)
+    tanh_CS_t = np.tanh(CS_t)
+    HS_t = O_t * tanh_CS_t
+    # docs/math.md §1.7: what the backward pass needs from this step
+    return {"X_t": X_t, "CS_prev": CS_prev, "F_t": F_t, "I_t": I_t, "C_t": C_t, "O_t": O_t,
+            "CS_t": CS_t, "tanh_CS_t": tanh_CS_t, "HS_t": HS_t}
 
 
-def _blocks(G):
-    """The four H-wide gate blocks of the last axis, in the order of GATES (views)."""
-    H = G.shape[-1] // 4
-    return G[..., :H], G[..., H:2 * H], G[..., 2 * H:3 * H], G[..., 3 * H:]
+def lstm_backward_step(P, s, dHS_above, dHS_next, dCS_next, dP):
+    """One step of docs/math.md §3.3, steps 3–11, with §5.3's peepholes; t goes down.
 
-
-def _lstm_layer(net, k):
-    """Layer k's parameters, fused: W = [W_o; W_f; W_i; W_c] (4H, H+I), b likewise (4H,)."""
-    P = net.params
-    W = np.concatenate([P[_name(k, "W_" + g)] for g in GATES])
-    b = [P[_name(k, "b_" + g)] for g in GATES] if net.bias else [np.zeros(net.H)] * 4
-    peep = {g: P[_name(k, "p_" + g)] for g in ("f", "i", "o")} if net.peep else None
-    return {"W": W, "b": np.concatenate(b), "peep": peep}
-
-
-def _lstm_forward(layer, xs, HS0, CS0):
-    """Run one layer over the sequence xs (T, B, I); keep what BPTT needs (§1.7).
-
-    The cache: X (T+1, B, H+I), whose row t−1 is X_t = [HS_{t−1}; x_t] and whose last row
-    starts with HS_T, so that "HS" (T, B, H) is a view of it; the gates O_t, F_t, I_t, C_t
-    (T, B, 4H); CS (T+1, B, H) from CS_0; and tanh(CS_t) (T, B, H).
+    s: what lstm_forward_step kept for step t. dHS_above: what reaches HS_t from above
+    (W_yᵀ dZ_t, or the layer above's dx_t); dHS_next, dCS_next: what step t+1 sends back
+    (§3.2). Adds step t's terms to the parameters' gradients dP (step 8) and returns the
+    step's gradients by name, among them dHS_next and dCS_next for step t−1 and dx_t.
     """
-    T, B, n_in = xs.shape
-    H = HS0.shape[1]
-    W, peep = layer["W"], layer["peep"]
-    U_T = np.ascontiguousarray(W[:, :H].T)       # recurrent columns: act on HS_{t−1} (§1.5)
-    gates = _rows_times(xs, W[:, H:].T)           # input columns plus bias, all steps at once
-    gates += layer["b"]
-    X = np.zeros((T + 1, B, H + n_in))
-    X[0, :, :H] = HS0
-    X[:T, :, H:] = xs
-    CS = np.empty((T + 1, B, H))
-    CS[0] = CS0
-    tCS = np.empty((T, B, H))
-    UHS = np.empty((B, 4 * H))
-    with np.errstate(over="ignore"):              # see sigmoid_
-        for t in range(T):
-            CS_prev, CS_t = CS[t], CS[t + 1]
-            g = gates[t]                          # o_t, f_t, i_t, c_t; then O_t, F_t, I_t, C_t
-            g += np.matmul(X[t, :, :H], U_T, out=UHS)
-            O, F, I, C = _blocks(g)
-            if peep is None:
-                sigmoid_(g[:, :3 * H])            # O_t, F_t, I_t at once
-            else:                                 # f_t and i_t peep at CS_{t−1} (§5.2)
-                F += peep["f"] * CS_prev
-                I += peep["i"] * CS_prev
-                sigmoid_(g[:, H:3 * H])
-            np.tanh(C, out=C)
-            np.multiply(CS_prev, F, out=CS_t)                 # CS_t = CS_{t−1} ⊗ F_t + I_t ⊗ C_t
-            CS_t += np.multiply(I, C, out=UHS[:, :H])
-            if peep is not None:                  # o_t peeps at the new CS_t
-                O += peep["o"] * CS_t
-                sigmoid_(O)
-            np.multiply(O, np.tanh(CS_t, out=tCS[t]), out=X[t + 1, :, :H])  # HS_t = O_t ⊗ tanh(CS_t)
-    return {"X": X, "HS": X[1:, :, :H], "gates": gates, "CS": CS, "tCS": tCS}
+    X_t, CS_prev, CS_t, tanh_CS_t = s["X_t"], s["CS_prev"], s["CS_t"], s["tanh_CS_t"]
+    F_t, I_t, C_t, O_t = s["F_t"], s["I_t"], s["C_t"], s["O_t"]
+    # docs/math.md §3.3 steps 3–4, and 7 for o_t first: the peephole p_o needs do_t in 5 (§5.3)
+    dHS_t = dHS_above + dHS_next
+    dO_t = dHS_t * tanh_CS_t
+    do_t = dO_t * O_t * (1 - O_t)
+    # docs/math.md §3.3 step 5, plus p_o ⊗ do_t (§5.3)
+    dCS_t = dHS_t * O_t * (1 - tanh_CS_t ** 2) + P["p_o"] * do_t + dCS_next
+    # docs/math.md §3.3 step 6
+    dF_t = dCS_t * CS_prev
+    dI_t = dCS_t * C_t
+    dC_t = dCS_t * I_t
+    # docs/math.md §3.3 step 7
+    df_t = dF_t * F_t * (1 - F_t)
+    di_t = dI_t * I_t * (1 - I_t)
+    dc_t = dC_t * (1 - C_t ** 2)
+    # docs/math.md §3.3 step 8 and §5.3; summing over the batch's columns (§3.3, notes)
+    for g, dg_t in (("f", df_t), ("i", di_t), ("c", dc_t), ("o", do_t)):
+        dP["W_" + g] = dP["W_" + g] + dg_t @ X_t.T
+        dP["b_" + g] = dP["b_" + g] + dg_t.sum(axis=1, keepdims=True)
+    dP["p_f"] = dP["p_f"] + (df_t * CS_prev).sum(axis=1, keepdims=True)
+    dP["p_i"] = dP["p_i"] + (di_t * CS_prev).sum(axis=1, keepdims=True)
+    dP["p_o"] = dP["p_o"] + (do_t * CS_t).sum(axis=1, keepdims=True)
+    # docs/math.md §3.3 steps 9–10: lecture 004's four routes, and the split of dX_t
+    dX_t = P["W_f"].T @ df_t + P["W_i"].T @ di_t + P["W_c"].T @ dc_t + P["W_o"].T @ do_t
+    H = len(CS_t)
+    dHS_next, dx_t = dX_t[:H], dX_t[H:]
+    # docs/math.md §3.3 step 11, plus the peepholes of f_t and i_t onto CS_{t−1} (§5.3)
+    dCS_next = dCS_t * F_t + P["p_i"] * di_t + P["p_f"] * df_t
+    return {"dHS_t": dHS_t, "dO_t": dO_t, "do_t": do_t, "dCS_t": dCS_t, "dF_t": dF_t,
+            "dI_t": dI_t, "dC_t": dC_t, "df_t": df_t, "di_t": di_t, "dc_t": dc_t,
+            "dX_t": dX_t, "dx_t": dx_t, "dHS_next": dHS_next, "dCS_next": dCS_next}
 
 
-def _local_derivatives(cache):
-    """§3.1's local derivatives for all steps at once (they depend on the forward pass only).
+def lstm_forward(P, xs, HS_0, CS_0):
+    """One layer over the sequence xs (a list of x_t), t = 1 … T: what each step kept."""
+    steps, HS_t, CS_t = [], HS_0, CS_0
+    for x_t in xs:
+        steps.append(lstm_forward_step(P, x_t, HS_t, CS_t))
+        HS_t, CS_t = steps[-1]["HS_t"], steps[-1]["CS_t"]
+    return steps
 
-    Returns K (T, B, 4H), laid out like the gates, and ∂HS_t/∂CS_t (T, B, H), written over
-    tanh(CS_t) in the cache (its last use):
 
-        ∂HS_t/∂o_t = tanh(CS_t) ⊗ O_t ⊗ (1 − O_t)      ∂CS_t/∂f_t = CS_{t−1} ⊗ F_t ⊗ (1 − F_t)
-        ∂CS_t/∂i_t = C_t ⊗ I_t ⊗ (1 − I_t)              ∂CS_t/∂c_t = I_t ⊗ (1 − C_t²)
-        ∂HS_t/∂CS_t = O_t ⊗ (1 − tanh²(CS_t))           (directly, not through a peephole)
+def lstm_backward(P, steps, dHS_above):
+    """docs/math.md §3.3 for one layer, t = T … 1. Returns the parameters' gradients, each
+    step's gradients (in time order), and dE/dHS_0, dE/dCS_0."""
+    dP = {name: np.zeros_like(value) for name, value in P.items()}
+    dHS_next = np.zeros_like(steps[0]["CS_t"])        # §3.2: both zero at t = T
+    dCS_next = np.zeros_like(steps[0]["CS_t"])
+    ds = [None] * len(steps)
+    for t in reversed(range(len(steps))):
+        ds[t] = lstm_backward_step(P, steps[t], dHS_above[t], dHS_next, dCS_next, dP)
+        dHS_next, dCS_next = ds[t]["dHS_next"], ds[t]["dCS_next"]
+    return dP, ds, dHS_next, dCS_next                 # after the loop: dE/dHS_0, dE/dCS_0
 
-    so that §3.3's steps 4.–7. are do_t = dHS_t ⊗ K_o and dg_t = dCS_t ⊗ K_g for g = f, i, c.
+
+# ---------------------------------------------------------------------------------------
+# Vanilla RNN: one step forward (§2.1) and one step backward (§2.5)
+# ---------------------------------------------------------------------------------------
+
+def rnn_forward_step(P, x_t, HS_prev):
+    """One step of the forward pass, docs/math.md §2.1 (where, as here, h_t is named HS_t).
+    x_t (I, B); HS_prev = HS_{t−1} (H, B). Returns what the backward pass needs."""
+    a_t = P["W_xh"] @ x_t + P["W_hh"] @ HS_prev + P["b_h"]
+    HS_t = np.tanh(a_t)
+    return {"x_t": x_t, "HS_prev": HS_prev, "HS_t": HS_t}
+
+
+def rnn_backward_step(P, s, dHS_above, dHS_next, dP):
+    """One step of docs/math.md §2.5, steps 3–7 (steps 1–2 and W_hyᵀ dZ_t are output_layer's;
+    dHS_above is that, or the layer above's dx_t, §5.4). Adds step t's terms to dP."""
+    dHS_t = dHS_above + dHS_next                                # 3. output path + path from t+1
+    da_t = dHS_t * (1 - s["HS_t"] ** 2)                         # 4.
+    dP["W_xh"] = dP["W_xh"] + da_t @ s["x_t"].T                 # 5.
+    dP["W_hh"] = dP["W_hh"] + da_t @ s["HS_prev"].T
+    dP["b_h"] = dP["b_h"] + da_t.sum(axis=1, keepdims=True)
+    dx_t = P["W_xh"].T @ da_t                                   # 6. for a layer below, if any
+    dHS_next = P["W_hh"].T @ da_t                               # 7. step t's message to HS_{t−1}
+    return {"dHS_t": dHS_t, "da_t": da_t, "dx_t": dx_t, "dHS_next": dHS_next}
+
+
+def rnn_forward(P, xs, HS_0):
+    """One layer over the sequence xs (a list of x_t), t = 1 … T: what each step kept."""
+    steps, HS_t = [], HS_0
+    for x_t in xs:
+        steps.append(rnn_forward_step(P, x_t, HS_t))
+        HS_t = steps[-1]["HS_t"]
+    return steps
+
+
+def rnn_backward(P, steps, dHS_above):
+    """docs/math.md §2.5 for one layer, t = T … 1. Returns the parameters' gradients, each
+    step's gradients (in time order), and dE/dHS_0."""
+    dP = {name: np.zeros_like(value) for name, value in P.items()}
+    dHS_next = np.zeros_like(steps[0]["HS_t"])                  # nothing follows step T
+    ds = [None] * len(steps)
+    for t in reversed(range(len(steps))):
+        ds[t] = rnn_backward_step(P, steps[t], dHS_above[t], dHS_next, dP)
+        dHS_next = ds[t]["dHS_next"]
+    return dP, ds, dHS_next                                     # after the loop: dE/dHS_0
+
+
+# ---------------------------------------------------------------------------------------
+# Shared: the output layer and the loss
+# ---------------------------------------------------------------------------------------
+
+def log_softmax(Z):
+    """log softmax(Z) down each column, the max subtracted first (docs/math.md §1.6)."""
+    shifted = Z - Z.max(axis=0, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+def output_layer(W_y, b_y, HS, ys, ms):
+    """Z_t = W_y HS_t + b_y and the loss E, then docs/math.md §3.3 steps 1–2 and the output
+    part of step 3, W_yᵀ dZ_t, at every step (§2.5 steps 1–3 for the RNN's W_hy). They need
+    only the forward pass, so they are done for all t before the layers' backward loops.
+
+    HS, ys, ms: lists over t of HS_t (H, B), the targets y_t (O, B) and the mask m_t (1, B).
+    Returns E, {"W": dW_y, "b": db_y} and the list of W_yᵀ dZ_t.
     """
-    gates, tCS = cache["gates"], cache["tCS"]
-    H = gates.shape[2] // 4
-    O, F, I, C = _blocks(gates)
-    K = np.empty(gates.shape)
-    K_o, K_f, K_i, K_c = _blocks(K)
-    sig, dsig = gates[..., :3 * H], K[..., :3 * H]              # O, F, I and their σ'
-    np.multiply(sig, np.subtract(1, sig, out=dsig), out=dsig)   # σ' = σ(1 − σ)
-    K_o *= tCS
-    K_f *= cache["CS"][:-1]
-    K_i *= C
-    np.multiply(I, _one_minus_square(C, out=K_c), out=K_c)
-    dHS_dCS = _one_minus_square(tCS, out=tCS)                 # tanh(CS_t)'s last use
-    dHS_dCS *= O
-    return K, dHS_dCS
-
-
-def _lstm_backward(layer, cache, dHS_out, need_dx=True):
-    """§3.3 for one layer, t = T … 1, carrying dHS_next and dCS_next (with §5.3's peepholes).
-
-    dHS_out (T, B, H) is the output-path part of dHS_t: W_yᵀ dZ_t for the top layer, the
-    layer above's dx_t otherwise; it becomes dHS_t, in place. Returns the weight gradients
-    (fused), the per-step gradients, dx (T, B, I) for the layer below (None if there is
-    none: need_dx=False), dE/dHS_0 and dE/dCS_0.
-    """
-    dG, dHS_dCS = _local_derivatives(cache)        # each dg_t is then written over its K_t
-    _, F, _, _ = _blocks(cache["gates"])
-    T, B, H = F.shape
-    U, peep = layer["W"][:, :H], layer["peep"]     # U: the columns that act on HS_{t−1}
-    dHS_t, dCS_t = dHS_out, np.empty((T, B, H))
-    dHS_next, dCS_next = np.zeros((B, H)), np.zeros((B, H))
-    for t in reversed(range(T)):
-        dHS = dHS_t[t]
-        dHS += dHS_next                                                # 3.
-        dg = dG[t]                                                     # K_t, becoming dg_t
-        do = dg[:, :H]
-        do *= dHS                                                      # 4. and 7.
-        dCS = np.multiply(dHS, dHS_dCS[t], out=dCS_t[t])               # 5.
-        dCS += dCS_next
-        if peep is not None:                                           # CS_t → o_t (§5.3)
-            dCS += peep["o"] * do
-        fic = dg[:, H:].reshape(B, 3, H)                               # 6. and 7.: df_t,
-        fic *= dCS[:, None]                                            # di_t, dc_t at once
-        # 9.-10. only the H columns that reach HS_{t−1} are needed inside the loop;
-        # the input columns (dx_t, for a layer below) are one matmul after it.
-        np.matmul(dg, U, out=dHS_next)
-        np.multiply(dCS, F[t], out=dCS_next)                           # 11.
-        if peep is not None:                                           # CS_{t−1} → f_t, i_t
-            dCS_next += peep["f"] * dg[:, H:2 * H] + peep["i"] * dg[:, 2 * H:3 * H]
-    dx = _rows_times(dG, layer["W"][:, H:]) if need_dx else None     # 9.-10., for a layer below
-    grads = _lstm_weight_grads(layer, cache, dG)
-    steps = {"dHS_t": dHS_t, "dCS_t": dCS_t}
-    steps.update({"d%s_t" % g: block for g, block in zip(GATES, _blocks(dG))})
-    return grads, steps, dx, dHS_next, dCS_next
-
-
-def _lstm_weight_grads(layer, cache, dG):
-    """8. for all steps at once: dW_g = Σ_t dg_tᵀ X_t, db_g = Σ_t dg_t; peepholes per §5.3."""
-    T, _, H4 = dG.shape
-    dW = _sum_outer(dG, cache["X"][:T]).reshape(4, H4 // 4, -1)     # the blocks W_o, W_f, ...
-    db = dG.sum(axis=(0, 1)).reshape(4, H4 // 4)
-    grads = {}
-    for g, dW_g, db_g in zip(GATES, dW, db):
-        grads["W_" + g], grads["b_" + g] = dW_g, db_g
-    if layer["peep"] is not None:
-        do, df, di, _ = _blocks(dG)
-        CS = cache["CS"]
-        grads["p_f"] = (df * CS[:-1]).sum(axis=(0, 1))     # dp_f = Σ_t df_t ⊗ CS_{t−1}
-        grads["p_i"] = (di * CS[:-1]).sum(axis=(0, 1))     # dp_i = Σ_t di_t ⊗ CS_{t−1}
-        grads["p_o"] = (do * CS[1:]).sum(axis=(0, 1))      # dp_o = Σ_t do_t ⊗ CS_t
-    return grads
+    B = HS[0].shape[1]
+    E, dW_y, db_y, dHS_above = 0.0, np.zeros_like(W_y), np.zeros_like(b_y), []
+    for HS_t, y_t, m_t in zip(HS, ys, ms):
+        # docs/math.md §1.3–1.4: E_t = −Σ_k y_k log ŷ_k, weighted by the mask m_t and
+        # averaged over the batch
+        Z_t = W_y @ HS_t + b_y
+        log_yhat_t = log_softmax(Z_t)
+        E = E - (m_t * y_t * log_yhat_t).sum() / B
+        # docs/math.md §3.3 step 1, scaled by m_t/B: dZ_t = ŷ_t Σ_k y_k − y_t (§3.1), which is
+        # ŷ_t − y_t for a one-hot y_t, and 0 at a step without a loss
+        dZ_t = m_t / B * (np.exp(log_yhat_t) * y_t.sum(axis=0) - y_t)
+        # docs/math.md §3.3 step 2, and W_yᵀ dZ_t, the first term of step 3
+        dW_y = dW_y + dZ_t @ HS_t.T
+        db_y = db_y + dZ_t.sum(axis=1, keepdims=True)
+        dHS_above.append(W_y.T @ dZ_t)
+    return float(E), {"W": dW_y, "b": db_y}, dHS_above
 
 
 # ---------------------------------------------------------------------------------------
-# Vanilla RNN: one layer forward (§2.1) and backward (§2.5)
-# ---------------------------------------------------------------------------------------
-
-def _rnn_layer(net, k):
-    P = net.params
-    b = P[_name(k, "b_h")] if net.bias else np.zeros(net.H)
-    return {"W_xh": P[_name(k, "W_xh")], "W_hh": P[_name(k, "W_hh")], "b_h": b}
-
-
-def _rnn_forward(layer, xs, HS0):
-    """h_t = tanh(W_xh x_t + W_hh h_{t−1} + b_h) over the sequence xs (T, B, I)."""
-    A_x = xs @ layer["W_xh"].T + layer["b_h"]     # the input part, all steps at once
-    HS = np.empty(A_x.shape)
-    h = HS0
-    for t in range(len(xs)):
-        h = HS[t] = np.tanh(A_x[t] + h @ layer["W_hh"].T)
-    HS_prev = np.concatenate([HS0[None], HS[:-1]])
-    return {"xs": xs, "HS": HS, "HS_prev": HS_prev}
-
-
-def _rnn_backward(layer, cache, dHS_out):
-    """§2.5 for one layer, t = T … 1, carrying dh_next; the weight sums at the end."""
-    HS = cache["HS"]
-    T, B, H = HS.shape
-    dHS_t, da_t = np.empty((T, B, H)), np.empty((T, B, H))
-    dh_next = np.zeros((B, H))
-    for t in reversed(range(T)):
-        dHS_t[t] = dHS_out[t] + dh_next               # output path + path from step t+1
-        da_t[t] = dHS_t[t] * (1 - HS[t] ** 2)         # tanh'(a_t) = 1 − h_t²
-        dh_next = da_t[t] @ layer["W_hh"]             # W_hhᵀ da_t, as rows
-    dx = da_t @ layer["W_xh"]                         # W_xhᵀ da_t: for the layer below
-    grads = {"W_xh": _sum_outer(da_t, cache["xs"]),   # Σ_t da_t x_tᵀ
-             "W_hh": _sum_outer(da_t, cache["HS_prev"]),
-             "b_h": da_t.sum(axis=(0, 1))}
-    return grads, {"dHS_t": dHS_t, "da_t": da_t}, dx, dh_next
-
-
-# ---------------------------------------------------------------------------------------
-# Shared: the output layer and loss, and collecting the results
-# ---------------------------------------------------------------------------------------
-
-def _output_layer(net, W_name, HS, Y, M):
-    """Z_t = W HS_t + b_y, the loss E, and the output-path gradient W ᵀ dZ_t, as rows."""
-    W = net.params[W_name]
-    b = net.params["b_y"] if net.bias else np.zeros(net.n_out)
-    loss, dZ = _softmax_cross_entropy(_rows_times(HS, W.T) + b, Y, M)
-    grads = {W_name: _sum_outer(dZ, HS)}              # dW_y = Σ_t dZ_t HS_tᵀ
-    if net.bias:
-        grads["b_y"] = dZ.sum(axis=(0, 1))
-    return grads, _rows_times(dZ, W), loss
-
-
-def _softmax_cross_entropy(Z, Y, M):
-    """E = (1/B) Σ m·(−Σ_k y_k log softmax(Z)_k) and dZ = (m/B)·(softmax(Z)·Σ_k y_k − y).
-
-    Z, Y (T, B, O), M (T, B). A masked-out step has dZ_t = 0. log softmax via the max-shift.
-    """
-    shifted = Z - Z.max(axis=-1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    weight = M[..., None] / Z.shape[1]
-    loss = -(weight * Y * log_p).sum()
-    dZ = weight * (np.exp(log_p) * Y.sum(axis=-1, keepdims=True) - Y)
-    return float(loss), dZ
-
-
-def _rows_times(A, M):
-    """Every row of A (T, B, n) times M (n, m): (T, B, m), as one matmul."""
-    return (A.reshape(-1, A.shape[2]) @ M).reshape(A.shape[:2] + M.shape[1:])
-
-
-def _sum_outer(d, X):
-    """Σ_t Σ_b d_tb X_tbᵀ: (T, B, m) and (T, B, n) -> (m, n), one matmul."""
-    return d.reshape(-1, d.shape[2]).T @ X.reshape(-1, X.shape[2])
-
-
-def _collect(grads, net, k, layer_grads, steps, batched):
-    """Put layer k's results into `grads` under its names: only the parameters it has."""
-    for base, grad in layer_grads.items():
-        name = _name(k, base)
-        if name in net.params:
-            grads[name] = grad
-    for base, value in steps.items():
-        grads[_name(k, base)] = value if batched else value[:, 0]
-
-
-# ---------------------------------------------------------------------------------------
-# Reading and validating the arguments
+# Reading and checking the arguments, and laying out the results
 # ---------------------------------------------------------------------------------------
 
 LAYER_PREFIX = re.compile(r"layer([1-9][0-9]*)\.")
@@ -370,19 +298,79 @@ class Schema(NamedTuple):
     out: str              # output weight (O, H)
 
 
-LSTM_SCHEMA = Schema("LSTM", ("W_f", "W_i", "W_c", "W_o"), ("b_f", "b_i", "b_c", "b_o"),
-                     ("p_f", "p_i", "p_o"), "W_y")
-RNN_SCHEMA = Schema("RNN", ("W_xh", "W_hh"), ("b_h",), (), "W_hy")
+LSTM = Schema("LSTM", ("W_f", "W_i", "W_c", "W_o"), ("b_f", "b_i", "b_c", "b_o"),
+              ("p_f", "p_i", "p_o"), "W_y")
+RNN = Schema("RNN", ("W_xh", "W_hh"), ("b_h",), (), "W_hy")
 
 
 class Net(NamedTuple):
     params: dict          # name -> float64 array, validated
     L: int                # number of layers
     H: int
-    n_in: int             # the spec's I: the input width
-    n_out: int            # the spec's O: the number of classes
+    n_in: int             # docs/math.md's I: the input width
+    n_out: int            # docs/math.md's O: the number of classes
     bias: bool
     peep: bool
+
+
+class Arguments(NamedTuple):
+    """Everything the formulas need, as columns: a list entry per layer or per step."""
+    net: Net
+    out_name: str         # "W_y" (LSTM) or "W_hy" (RNN)
+    layers: list          # per layer: its parameters by unprefixed name, biases and peepholes
+                          # as (H, 1) columns, zeros where the model has none
+    W_out: np.ndarray     # W_y (W_hy for the RNN)
+    b_out: np.ndarray     # b_y as an (O, 1) column
+    xs: list              # per step x_t (I, B)
+    ys: list              # per step y_t (O, B)
+    ms: list              # per step m_t (1, B)
+    HS_0: list            # per layer (H, B)
+    CS_0: list            # per layer (H, B); the RNN's are unused
+    batched: bool
+    layout: tuple         # the caller's layout of h0 and c0, for their gradients
+
+
+def _arguments(schema, params, xs, targets, mask, **states):
+    """Check the arguments and lay them out as columns (see Arguments)."""
+    net = _parse_params(params, schema)
+    xs, batched = _sequence(xs, net.n_in)
+    T, B, _ = xs.shape
+    Y, M = _targets(targets, mask, T, B, net.n_out, batched)
+    initial = {what: _initial_state(what, value, net, B, batched) for what, value in states.items()}
+    names = schema.weights + schema.biases + schema.peepholes
+    layers = [{base: _column(net.params[_name(k, base)]) if _name(k, base) in net.params
+               else np.zeros((net.H, 1)) for base in names}      # only biases, peepholes absent
+              for k in range(1, net.L + 1)]
+    b_out = _column(net.params["b_y"]) if net.bias else np.zeros((net.n_out, 1))
+    return Arguments(net, schema.out, layers, net.params[schema.out], b_out, [x.T for x in xs],
+                     [y.T for y in Y], [m[None, :] for m in M], initial["h0"],
+                     initial.get("c0", [None] * net.L), batched, _layout(net, B, batched))
+
+
+def _column(v):
+    """A bias or peephole (H,) as the column (H, 1); a matrix unchanged."""
+    return v[:, None] if v.ndim == 1 else v
+
+
+def _results(a, E, d_out, layers, step_keys):
+    """The caller's dict: gradients of the parameters it passed, under its names and
+    shapes; the initial states' gradients in its layout; per-step gradients (T, [B,] H)."""
+    net, P = a.net, a.net.params
+    grads = {}
+    for k, (dP, ds, _) in enumerate(layers, start=1):
+        for base, grad in dP.items():
+            if _name(k, base) in P:
+                grads[_name(k, base)] = grad.reshape(P[_name(k, base)].shape)
+        for key in step_keys:
+            steps = np.stack([d[key].T for d in ds])            # (T, B, H)
+            grads[_name(k, key)] = steps if a.batched else steps[:, 0]
+    grads[a.out_name] = d_out["W"]
+    if net.bias:
+        grads["b_y"] = d_out["b"].reshape(P["b_y"].shape)
+    for state in layers[0][2]:
+        grads[state] = np.stack([initial[state].T for _, _, initial in layers]).reshape(a.layout)
+    grads["loss"] = E
+    return grads
 
 
 def _name(k, base):
@@ -400,15 +388,12 @@ def _parse_params(params, schema):
         if not isinstance(name, str):
             raise TypeError("params: expected string names; received %r" % (name,))
         P[name] = _numeric("parameter %r" % name, value).astype(np.float64, copy=False)
-    return Net(P, *_structure(tuple((name, p.shape) for name, p in P.items()), schema))
+    return Net(P, *_structure({name: p.shape for name, p in P.items()}, schema))
 
 
-@lru_cache(maxsize=64)
-def _structure(shapes, schema):
-    """L, H, I, O, bias and peepholes from the parameters' (name, shape) pairs, checked
-    against the schema. It depends on nothing else, so it is cached: a training loop
-    passes the same names and shapes every step (an error is raised every time)."""
-    S = dict(shapes)
+def _structure(S, schema):
+    """L, H, I, O, bias and peepholes from the parameters' shapes S (name -> shape),
+    checked against the schema."""
     L = _count_layers(S)
     weights, biases, peepholes = ([_name(k, base) for k in range(1, L + 1) for base in group]
                                   for group in (schema.weights, schema.biases, schema.peepholes))
@@ -556,16 +541,19 @@ def _mask(mask, T, B, batched):
     return np.broadcast_to(raw.reshape(T, -1), (T, B)).astype(np.float64)
 
 
+def _layout(net, B, batched):
+    """The shape of h0 and c0 as the caller passes them (and gets their gradients back)."""
+    return ((net.L,) if net.L > 1 else ()) + ((B,) if batched else ()) + (net.H,)
+
+
 def _initial_state(what, value, net, B, batched):
-    """h0 or c0 as (L, B, H) float64, and the caller's layout (for its gradient)."""
-    layout = ((B,) if batched else ()) + (net.H,)
-    if net.L > 1:
-        layout = (net.L,) + layout
+    """h0 or c0 as a list over layers of columns (H, B) float64; zeros for None."""
+    layout = _layout(net, B, batched)
     if value is None:
-        return np.zeros((net.L, B, net.H)), layout
+        return [np.zeros((net.H, B)) for _ in range(net.L)]
     state = _numeric(what, value).astype(np.float64)
     if state.shape != layout:
         raise ValueError("%s: expected shape %s (%s, H = %d, %d layer(s)); received shape %s"
                          % (what, layout, "batched, B = %d" % B if batched else "unbatched",
                             net.H, net.L, state.shape))
-    return state.reshape(net.L, B, net.H).copy(), layout
+    return [layer.T.copy() for layer in state.reshape(net.L, B, net.H)]

@@ -1,10 +1,12 @@
 """Lecture 004's worked example, replayed on the engine: one LSTM step with the lecture's
 weights, every forward value and every gradient beside what the lecture printed.
 
-Setup (math spec §4.1): H = 2, I = 3, O = 3, one step, no biases, HS_0 = [0, 0],
+Setup (docs/math.md §4.1): H = 2, I = 3, O = 3, one step, no biases, HS_0 = [0, 0],
 CS_0 = [1, 0], x_1 = [1, 0, 0] (the letter a), target class 1 (the letter b).
 The lecture's numbers are kept as printed (strings), so each is compared at the precision
-the lecture printed it: a value agrees when ours rounds to it.
+the lecture printed it: a value agrees when ours rounds to it. The same step is computed a
+second time by the hand-derived formulas of bptt.py (its lstm_forward_step, output_layer
+and lstm_backward_step), and every value both compute is compared.
 """
 import json
 from dataclasses import asdict, dataclass
@@ -30,7 +32,7 @@ def _column3(a, b):
     return [["0", "0", a, "0", "0"], ["0", "0", b, "0", "0"]]
 
 
-# (quantity, what the lecture printed or None, erratum of math spec §4.5 or None)
+# (quantity, what the lecture printed or None, erratum of docs/math.md §4.5 or None)
 LECTURE = [
     ("f_t = W_f X_t", ["0.02", "0.856"], None),
     ("i_t = W_i X_t", ["0.31", "-0.406"], "erratum 1: typo for 0.031 (its own I_t = 0.508 = σ(0.031))"),
@@ -79,7 +81,7 @@ LECTURE = [
     ("dL/dx_t", None, None),
 ]
 
-# Errors of formula and notation (math spec §4.5, items 5-12): nothing to compute, worth knowing.
+# Errors of formula and notation (docs/math.md §4.5, items 5-12): nothing to compute, worth knowing.
 NOTES = [
     "5. The lecture writes ∂C_t/∂c_t = 1 - tanh²(C_t); it is 1 - tanh²(c_t) = 1 - C_t² "
     "(its printed numbers [0.847, 0.582] follow the correct form).",
@@ -106,7 +108,8 @@ class Line:
 @dataclass
 class WorkedExample:
     lines: List[Line]
-    bptt_max_difference: float   # the hand-derived BPTT's largest distance from autodiff
+    bptt_max_difference: float   # the hand-derived BPTT's largest distance from autodiff,
+                                 # over every value both compute (forward and backward)
 
     @property
     def typos(self):
@@ -130,9 +133,9 @@ class WorkedExample:
             if line.note:
                 out.append(f"{'':<{w}} ↳ {line.note}")
         out.append("")
-        out.append(f"The hand-derived BPTT (bptt.py) gives the same gradients to "
-                   f"{self.bptt_max_difference:.0e}.")
-        out.append("Errors of formula and notation in the lecture (math spec §4.5):")
+        out.append(f"The hand-derived BPTT (bptt.py, docs/math.md §1.4 and §3.3) gives the same "
+                   f"values, forward and backward, to {self.bptt_max_difference:.0e}.")
+        out.append("Errors of formula and notation in the lecture (docs/math.md §4.5):")
         out += [f"  {note}" for note in NOTES]
         return "\n".join(out)
 
@@ -152,10 +155,36 @@ def _agrees(ours, printed):
     return bool(np.all(np.abs(ours - printed.astype(float)) <= 0.5 * 10.0 ** -decimals + 1e-12))
 
 
+def by_hand():
+    """The lecture's step computed by bptt.py's formulas, one step of docs/math.md §1.4 and
+    §3.3 (with T = 1 nothing comes back from a step t+1: §3.5). Returns {quantity: value},
+    under the names of LECTURE, for every quantity those formulas compute."""
+    from . import bptt   # the witness; plain numpy, no engine
+
+    column = {name: np.array(value, dtype=float)[:, None] for name, value in
+              (("x_t", X_1), ("HS_prev", HS_0), ("CS_prev", CS_0), ("y_t", np.eye(3)[TARGET]))}
+    P = {name: np.array(WEIGHTS[name]) for name in ("W_f", "W_i", "W_c", "W_o")}
+    P.update({name: np.zeros((2, 1)) for name in ("b_f", "b_i", "b_c", "b_o", "p_f", "p_i", "p_o")})
+    W_y = np.array(WEIGHTS["W_y"])
+
+    s = bptt.lstm_forward_step(P, column["x_t"], column["HS_prev"], column["CS_prev"])
+    E, d_out, [dHS_above] = bptt.output_layer(W_y, np.zeros((3, 1)), [s["HS_t"]], [column["y_t"]],
+                                              [np.ones((1, 1))])
+    dP = {name: np.zeros_like(value) for name, value in P.items()}
+    zero = np.zeros((2, 1))
+    d = bptt.lstm_backward_step(P, s, dHS_above, zero, zero, dP)
+    hand = {"F_t": s["F_t"], "I_t": s["I_t"], "C_t": s["C_t"], "O_t": s["O_t"], "CS_t": s["CS_t"],
+            "tanh(CS_t)": s["tanh_CS_t"], "HS_t": s["HS_t"], "E = -log ŷ_t[b]": E,
+            "dZ_t = ŷ_t - y": d_out["b"], "dHS_t = W_yᵀ dZ_t": d["dHS_t"], "dO_t": d["dO_t"],
+            "do_t": d["do_t"], "dCS_t": d["dCS_t"], "df_t": d["df_t"], "di_t": d["di_t"],
+            "dc_t": d["dc_t"], "dL/dW_y": d_out["W"], "dL/dCS_{t-1}": d["dCS_next"],
+            "dL/dHS_{t-1}": d["dHS_next"], "dL/dx_t": d["dx_t"]}
+    hand.update({f"dL/dW_{g}": dP[f"W_{g}"] for g in "fico"})
+    return {quantity: np.squeeze(value) for quantity, value in hand.items()}
+
+
 def worked_example():
     """Replay the lecture's step and compare; returns a WorkedExample (print it, or .to_json())."""
-    from . import bptt   # the witness, for the closing line
-
     model = LSTM(input_size=3, hidden_size=2, output_size=3, bias=False)
     for name, p in model.named_parameters():
         p.data = np.array(WEIGHTS[name])
@@ -194,8 +223,6 @@ def worked_example():
     lines = [Line(q, printed, np.asarray(ours[q], dtype=float).tolist(),
                   None if printed is None else _agrees(ours[q], printed), note)
              for q, printed, note in LECTURE]
-    hand = bptt.lstm_gradients(P, np.array([X_1]), np.array([TARGET]), np.array(HS_0), np.array(CS_0))
-    witness = max(float(np.max(np.abs(G[n] - hand[n]))) for n in G)
-    witness = max(witness, float(np.max(np.abs(h0.grad - hand["HS_0"]))),
-                  float(np.max(np.abs(c0.grad - hand["CS_0"]))))
+    witness = max(float(np.max(np.abs(np.asarray(ours[q], dtype=float) - value)))
+                  for q, value in by_hand().items())
     return WorkedExample(lines, witness)

@@ -72,8 +72,8 @@ def demo(args, out=sys.stdout):
                                batch.targets, batch.mask, folder / "gradient-norms.svg",
                                title="Recall, delay 20: how much of the gradient at the query gets back",
                                relative=True)
-    print(f"   {folder / 'gradient-norms.svg'}: the fraction of the query's gradient that reaches each "
-          f"step, trained LSTM vs trained RNN", file=out)
+    print(f"   {folder / 'gradient-norms.svg'}: the gradient reaching each step, relative to the "
+          f"query's, trained LSTM vs trained RNN", file=out)
     del plot
     return 0 if report.ok else 1
 

@@ -38,9 +38,10 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
     """Plot ‖dL/dHS_t‖ (and ‖dL/dCS_t‖) against t for each model in {label: model}, on one log
     axis; write it to `path` (.png, .svg, .pdf) if given. Returns the matplotlib Figure.
 
-    relative: divide each curve by its value at the last step, so it shows the fraction of
-    the gradient that gets back to step t (a trained model's loss, and so all its gradients,
-    may be tiny; what matters is how they change through time).
+    relative: divide each curve by its value at the last step, so it shows how much gets back
+    to step t compared with the last step (a trained model's loss, and so all its gradients,
+    may be tiny; what matters is how they change through time). It can pass 1: each step's
+    hidden state adds to the cell state's gradient on the way back.
     """
     try:
         from matplotlib.figure import Figure
@@ -66,7 +67,7 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
             axes.plot(steps, shown, color=f"C{k}", label=f"{label}: ‖dL/d{key}_t‖", **styles[key])
     axes.set_yscale("log")
     axes.set_xlabel("time step t")
-    axes.set_ylabel("fraction of the last step's gradient" if relative else "gradient norm reaching step t")
+    axes.set_ylabel("relative to the last step (1 = as much)" if relative else "gradient norm reaching step t")
     axes.set_title(title or "How much of the loss's gradient reaches each step")
     axes.grid(True, which="major", alpha=0.3)
     axes.legend()

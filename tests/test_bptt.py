@@ -560,8 +560,9 @@ def _in_stdlib(name):
         return name in sys.stdlib_module_names
     spec = importlib.util.find_spec(name)
     stdlib = sysconfig.get_paths()["stdlib"]
-    return spec is not None and (spec.origin in ("built-in", "frozen")
-                                 or (spec.origin or "").startswith(stdlib))
+    origin = (spec.origin or "") if spec is not None else ""
+    return origin in ("built-in", "frozen") or (
+        origin.startswith(stdlib) and "site-packages" not in origin and "dist-packages" not in origin)
 
 
 STANDALONE = """
@@ -605,5 +606,15 @@ def test_nothing_is_computed_in_place():
     tree = ast.parse(BPTT.read_text(encoding="utf-8"))
     outs = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "out"]
     augmented = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.AugAssign)]
+    # x[a:b] = … or x[..., k] = …: writing into part of an array that already exists
+    written = [node.lineno for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+               for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+               if isinstance(target, ast.Subscript)
+               and any(isinstance(n, (ast.Slice, ast.Tuple)) for n in ast.walk(target.slice))]
+    # in-place methods of numpy arrays
+    methods = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and isinstance(node.func, ast.Attribute) and node.func.attr in ("fill", "put", "sort", "resize")]
     assert not outs, "out= at lines %s" % outs
     assert not augmented, "augmented assignment at lines %s" % augmented
+    assert not written, "writes into part of an array at lines %s" % written
+    assert not methods, "an in-place array method at lines %s" % methods

@@ -144,12 +144,18 @@ def test_no_file_cites_the_old_math_document():
 
 # --- math.md renders ---------------------------------------------------------------------
 
-def test_display_math_is_balanced_and_inline_math_stays_on_one_line():
-    lines = list(_lines_outside_code(MATH.read_text(encoding="utf-8")))
-    displays = sum(line.count("$$") for _, line in lines)
-    assert displays % 2 == 0, f"docs/math.md has {displays} '$$' outside code blocks: one is unclosed"
-    odd = [n for n, line in lines if line.replace("$$", "").count("$") % 2]
+def test_math_is_written_the_way_github_renders_it():
+    """Display math in ```math blocks (GitHub's markdown would eat a `\\` inside $$…$$);
+    inline $…$ on one line, without the backslash-punctuation that markdown unescapes."""
+    text = MATH.read_text(encoding="utf-8")
+    lines = list(_lines_outside_code(text))
+    assert not [n for n, line in lines if "$$" in line], "docs/math.md: use ```math blocks, not $$"
+    odd = [n for n, line in lines if line.count("$") % 2]
     assert not odd, f"docs/math.md: inline math ($…$) left open on line(s) {odd}"
+    for n, line in lines:
+        for math in re.findall(r"\$([^$]*)\$", line):
+            assert not re.search(r"\\[,;:!\\{}]", math), f"docs/math.md:{n}: {math!r} (markdown unescapes it)"
+    assert text.count("```math") >= 20
 
 
 def test_every_section_of_math_md_has_a_body():

@@ -41,7 +41,8 @@ def _execute(name, folder):
         for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             if variable not in os.environ:   # one BLAS thread, as notebooks/execute.py: steady on a busy machine
                 patch.setenv(variable, "1")
-        nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", record_timing=False,
+        # 30 s a cell at most: the notebooks take 2-7 s in all (measured; timings are not asserted)
+        nbclient.NotebookClient(nb, timeout=30, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": str(folder)}}).execute()
     return nb
 

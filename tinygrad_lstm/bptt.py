@@ -9,7 +9,7 @@ path and benchmarks/numpy_lstm.py carry speed): nothing is fused or computed in 
     lstm_gradients(params, xs, targets, h0=None, c0=None, mask=None)   LSTM
     rnn_gradients(params, xs, targets, h0=None, mask=None)             vanilla RNN
 
-Both minimise the same loss, softmax cross-entropy summed over time, averaged over the batch:
+Both differentiate the same loss, softmax cross-entropy summed over time, averaged over the batch:
 
     E = (1/B) Σ_t Σ_b m_tb · CE(Z_tb, y_tb),        CE(z, y) = −Σ_k y_k log softmax(z)_k
 
@@ -137,13 +137,13 @@ def lstm_forward_step(P, x_t, HS_prev, CS_prev):
             "CS_t": CS_t, "tanh_CS_t": tanh_CS_t, "HS_t": HS_t}
 
 
-def lstm_backward_step(P, s, dHS_above, dHS_next, dCS_next, dP):
+def lstm_backward_step(P, s, dHS_above, dHS_next, dCS_next):
     """One step of docs/math.md §3.3, steps 3–11, with §5.3's peepholes; t goes down.
 
     s: what lstm_forward_step kept for step t. dHS_above: what reaches HS_t from above
     (W_yᵀ dZ_t, or the layer above's dx_t); dHS_next, dCS_next: what step t+1 sends back
-    (§3.2). Adds step t's terms to the parameters' gradients dP (step 8) and returns the
-    step's gradients by name, among them dHS_next and dCS_next for step t−1 and dx_t.
+    (§3.2). Returns the step's gradients by name, among them dHS_next and dCS_next for step
+    t−1, dx_t, and "dP_t": this step's terms of the parameters' gradients (step 8).
     """
     X_t, CS_prev, CS_t, tanh_CS_t = s["X_t"], s["CS_prev"], s["CS_t"], s["tanh_CS_t"]
     F_t, I_t, C_t, O_t = s["F_t"], s["I_t"], s["C_t"], s["O_t"]
@@ -161,22 +161,25 @@ def lstm_backward_step(P, s, dHS_above, dHS_next, dCS_next, dP):
     df_t = dF_t * F_t * (1 - F_t)
     di_t = dI_t * I_t * (1 - I_t)
     dc_t = dC_t * (1 - C_t ** 2)
-    # docs/math.md §3.3 step 8 and §5.3; summing over the batch's columns (§3.3, notes)
+    # docs/math.md §3.3 step 8 and §5.3: this step's terms, summed over the batch's columns
+    dP_t = {}
     for g, dg_t in (("f", df_t), ("i", di_t), ("c", dc_t), ("o", do_t)):
-        dP["W_" + g] = dP["W_" + g] + dg_t @ X_t.T
-        dP["b_" + g] = dP["b_" + g] + dg_t.sum(axis=1, keepdims=True)
-    dP["p_f"] = dP["p_f"] + (df_t * CS_prev).sum(axis=1, keepdims=True)
-    dP["p_i"] = dP["p_i"] + (di_t * CS_prev).sum(axis=1, keepdims=True)
-    dP["p_o"] = dP["p_o"] + (do_t * CS_t).sum(axis=1, keepdims=True)
-    # docs/math.md §3.3 steps 9–10: lecture 004's four routes, and the split of dX_t
+        dP_t["W_" + g] = dg_t @ X_t.T
+        dP_t["b_" + g] = dg_t.sum(axis=1, keepdims=True)
+    dP_t["p_f"] = (df_t * CS_prev).sum(axis=1, keepdims=True)
+    dP_t["p_i"] = (di_t * CS_prev).sum(axis=1, keepdims=True)
+    dP_t["p_o"] = (do_t * CS_t).sum(axis=1, keepdims=True)
+    # docs/math.md §3.3 step 9: lecture 004's four routes, summed for all of X_t
     dX_t = P["W_f"].T @ df_t + P["W_i"].T @ di_t + P["W_c"].T @ dc_t + P["W_o"].T @ do_t
+    # docs/math.md §3.3 step 10: the top H rows go to HS_{t−1}, the rest to x_t
     H = len(CS_t)
-    dHS_next, dx_t = dX_t[:H], dX_t[H:]
+    dHS_next = dX_t[:H]
+    dx_t = dX_t[H:]
     # docs/math.md §3.3 step 11, plus the peepholes of f_t and i_t onto CS_{t−1} (§5.3)
     dCS_next = dCS_t * F_t + P["p_i"] * di_t + P["p_f"] * df_t
     return {"dHS_t": dHS_t, "dO_t": dO_t, "do_t": do_t, "dCS_t": dCS_t, "dF_t": dF_t,
             "dI_t": dI_t, "dC_t": dC_t, "df_t": df_t, "di_t": di_t, "dc_t": dc_t,
-            "dX_t": dX_t, "dx_t": dx_t, "dHS_next": dHS_next, "dCS_next": dCS_next}
+            "dX_t": dX_t, "dx_t": dx_t, "dHS_next": dHS_next, "dCS_next": dCS_next, "dP_t": dP_t}
 
 
 def lstm_forward(P, xs, HS_0, CS_0):
@@ -196,7 +199,8 @@ def lstm_backward(P, steps, dHS_above):
     dCS_next = np.zeros_like(steps[0]["CS_t"])
     ds = [None] * len(steps)
     for t in reversed(range(len(steps))):
-        ds[t] = lstm_backward_step(P, steps[t], dHS_above[t], dHS_next, dCS_next, dP)
+        ds[t] = lstm_backward_step(P, steps[t], dHS_above[t], dHS_next, dCS_next)
+        dP = {name: dP[name] + ds[t]["dP_t"][name] for name in dP}       # Σ_t, step 8
         dHS_next, dCS_next = ds[t]["dHS_next"], ds[t]["dCS_next"]
     return dP, ds, dHS_next, dCS_next                 # after the loop: dE/dHS_0, dE/dCS_0
 
@@ -213,17 +217,17 @@ def rnn_forward_step(P, x_t, HS_prev):
     return {"x_t": x_t, "HS_prev": HS_prev, "HS_t": HS_t}
 
 
-def rnn_backward_step(P, s, dHS_above, dHS_next, dP):
+def rnn_backward_step(P, s, dHS_above, dHS_next):
     """One step of docs/math.md §2.5, steps 3–7 (steps 1–2 and W_hyᵀ dZ_t are output_layer's;
-    dHS_above is that, or the layer above's dx_t, §5.4). Adds step t's terms to dP."""
+    dHS_above is that, or the layer above's dx_t, §5.4). "dP_t" holds step t's terms."""
     dHS_t = dHS_above + dHS_next                                # 3. output path + path from t+1
     da_t = dHS_t * (1 - s["HS_t"] ** 2)                         # 4.
-    dP["W_xh"] = dP["W_xh"] + da_t @ s["x_t"].T                 # 5.
-    dP["W_hh"] = dP["W_hh"] + da_t @ s["HS_prev"].T
-    dP["b_h"] = dP["b_h"] + da_t.sum(axis=1, keepdims=True)
+    dP_t = {"W_xh": da_t @ s["x_t"].T,                          # 5.
+            "W_hh": da_t @ s["HS_prev"].T,
+            "b_h": da_t.sum(axis=1, keepdims=True)}
     dx_t = P["W_xh"].T @ da_t                                   # 6. for a layer below, if any
     dHS_next = P["W_hh"].T @ da_t                               # 7. step t's message to HS_{t−1}
-    return {"dHS_t": dHS_t, "da_t": da_t, "dx_t": dx_t, "dHS_next": dHS_next}
+    return {"dHS_t": dHS_t, "da_t": da_t, "dx_t": dx_t, "dHS_next": dHS_next, "dP_t": dP_t}
 
 
 def rnn_forward(P, xs, HS_0):
@@ -242,7 +246,8 @@ def rnn_backward(P, steps, dHS_above):
     dHS_next = np.zeros_like(steps[0]["HS_t"])                  # nothing follows step T
     ds = [None] * len(steps)
     for t in reversed(range(len(steps))):
-        ds[t] = rnn_backward_step(P, steps[t], dHS_above[t], dHS_next, dP)
+        ds[t] = rnn_backward_step(P, steps[t], dHS_above[t], dHS_next)
+        dP = {name: dP[name] + ds[t]["dP_t"][name] for name in dP}       # Σ_t, step 5
         dHS_next = ds[t]["dHS_next"]
     return dP, ds, dHS_next                                     # after the loop: dE/dHS_0
 

@@ -170,9 +170,9 @@ def by_hand():
     s = bptt.lstm_forward_step(P, column["x_t"], column["HS_prev"], column["CS_prev"])
     E, d_out, [dHS_above] = bptt.output_layer(W_y, np.zeros((3, 1)), [s["HS_t"]], [column["y_t"]],
                                               [np.ones((1, 1))])
-    dP = {name: np.zeros_like(value) for name, value in P.items()}
     zero = np.zeros((2, 1))
-    d = bptt.lstm_backward_step(P, s, dHS_above, zero, zero, dP)
+    d = bptt.lstm_backward_step(P, s, dHS_above, zero, zero)        # T = 1: nothing from t+1
+    dP = d["dP_t"]
     hand = {"F_t": s["F_t"], "I_t": s["I_t"], "C_t": s["C_t"], "O_t": s["O_t"], "CS_t": s["CS_t"],
             "tanh(CS_t)": s["tanh_CS_t"], "HS_t": s["HS_t"], "E = -log ŷ_t[b]": E,
             "dZ_t = ŷ_t - y": d_out["b"], "dHS_t = W_yᵀ dZ_t": d["dHS_t"], "dO_t": d["dO_t"],

@@ -367,10 +367,10 @@ def _recording():
 
     class _On:
         def __enter__(self):
-            self.previous, tensor._grad_enabled = tensor._grad_enabled, True
+            self.previous, tensor._mode.grad_enabled = tensor._mode.grad_enabled, True
 
         def __exit__(self, *exc):
-            tensor._grad_enabled = self.previous
+            tensor._mode.grad_enabled = self.previous
     return _On()
 
 

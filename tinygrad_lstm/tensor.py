@@ -5,11 +5,21 @@ are its inputs. Leaves (data, parameters) have `op == ""` and no parents. Revers
 walks that graph once from the output, so backpropagation through time is nothing but
 this walk over an unrolled LSTM.
 """
+import threading
+
 import numpy as np
 
 DEFAULT_DTYPE = np.dtype(np.float64)
-_grad_enabled = True    # False inside no_grad(): ops then record no graph
-_scope = None           # the name of the innermost scope() block, copied onto each new tensor
+
+
+class _Mode(threading.local):
+    """Grad mode and scope, one copy per thread (as in torch): no_grad() in one thread must
+    not stop another from recording. A new thread starts from these class defaults."""
+    grad_enabled = True   # False inside no_grad(): ops then record no graph
+    scope = None          # the name of the innermost scope() block, copied onto each new tensor
+
+
+_mode = _Mode()
 _anomaly = False        # True inside detect_anomaly(): every op's output is checked for NaN/inf
 
 
@@ -24,7 +34,7 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = _check_name(name)
-        self.scope = _scope
+        self.scope = _mode.scope
         self._op, self._parents = None, ()   # the op (a Function class) that made it, and its inputs
 
     # --- the graph, as viz/ reads it -------------------------------------------------
@@ -180,8 +190,8 @@ class Function:
         if _anomaly:
             _check_forward(cls, parents, data)
         out = Tensor.__new__(Tensor)          # skips __init__'s checks: data is the op's array
-        out.data, out.grad, out.name, out.scope = data, None, None, _scope
-        out.requires_grad = _grad_enabled and any([p.requires_grad for p in parents])
+        out.data, out.grad, out.name, out.scope = data, None, None, _mode.scope
+        out.requires_grad = _mode.grad_enabled and any([p.requires_grad for p in parents])
         if out.requires_grad:                 # record what backward() will need
             out._op, out._parents, out._inputs, out._options = cls, parents, inputs, options
         else:
@@ -243,7 +253,7 @@ def _describe(t):
 def _check_forward(cls, parents, data):
     if not np.all(np.isfinite(data)):
         bad = "NaN" if np.any(np.isnan(data)) else "inf"
-        where = f" in scope {_scope}" if _scope else ""
+        where = f" in scope {_mode.scope}" if _mode.scope else ""
         carriers = [p for p in parents if not np.all(np.isfinite(p.data))]
         if carriers:       # it came in from a leaf: data or a parameter, made outside the graph
             came = ", ".join(f"{_describe(p)} {p.data.shape}" for p in carriers)
@@ -348,27 +358,39 @@ def _lift(value, like):
         raise TypeError(f"cannot combine a Tensor with {type(value).__name__}: {e}") from None
 
 
+def _saved(manager):
+    """The stack of states `manager` saved on entering, for this thread. A stack, so one
+    object can be nested in itself (`with g: with g:`); per thread, so threads can share it."""
+    local = manager.__dict__.setdefault("_local", threading.local())
+    if not hasattr(local, "stack"):
+        local.stack = []
+    return local.stack
+
+
 class no_grad:
-    """Inside this block ops record no graph: for evaluation and parameter updates."""
+    """Inside this block ops record no graph: for evaluation and parameter updates.
+
+    Re-entrant and per thread: each exit restores what its own enter found."""
 
     def __enter__(self):
-        global _grad_enabled
-        self.previous, _grad_enabled = _grad_enabled, False
+        _saved(self).append(_mode.grad_enabled)
+        _mode.grad_enabled = False
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.previous
+        _mode.grad_enabled = _saved(self).pop()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    """Whether ops record a graph in this thread."""
+    return _mode.grad_enabled
 
 
 class scope:
     """Tag every tensor made inside this block with `.scope` (viz groups by it).
 
     Nested scopes join with "/": scope("t=3") around scope("layer2") gives "t=3/layer2".
-    (A class, not a generator: an unrolled LSTM enters one per step.)
+    (A class, not a generator: an unrolled LSTM enters one per step.) Re-entrant and per
+    thread, like no_grad: each exit restores the scope its own enter found.
     """
 
     def __init__(self, name):
@@ -377,13 +399,12 @@ class scope:
         self.name = name
 
     def __enter__(self):
-        global _scope
-        self.previous = _scope
-        _scope = self.name if _scope is None else f"{_scope}/{self.name}"
+        outer = _mode.scope
+        _saved(self).append(outer)
+        _mode.scope = self.name if outer is None else f"{outer}/{self.name}"
 
     def __exit__(self, *exc):
-        global _scope
-        _scope = self.previous
+        _mode.scope = _saved(self).pop()
 
 
 # The op classes subclass Function (above); binding the module, not its names, lets either

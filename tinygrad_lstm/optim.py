@@ -2,7 +2,9 @@
 gradient-norm clipping, the standard answer to the exploding gradients of lecture 002.
 
 They update each parameter's `.data` in place from its `.grad`; a parameter whose `.grad`
-is None (no backward pass reached it) is left as it is.
+is None (no backward pass reached it) is left as it is. Each parameter must be given once:
+the same Tensor twice (as in model.parameters() + model.parameters()) is a ValueError, as
+it would be updated, or clipped, twice.
 """
 import math
 
@@ -18,9 +20,15 @@ def _parameters(params, who):
     params = list(params)
     if not params:
         raise ValueError(f"{who}: got no parameters to update")
-    for p in params:
+    first = {}                     # id(tensor) -> its first position: identity, not == (elementwise)
+    for k, p in enumerate(params):
         if not isinstance(p, Tensor):
             raise TypeError(f"{who}: parameters must be Tensors; got {type(p).__name__}")
+        if id(p) in first:
+            named = f" ({p.name})" if p.name else ""
+            raise ValueError(f"{who}: parameter {k} is the same tensor as parameter {first[id(p)]}{named}; "
+                             f"give each parameter once (it would be updated twice per step)")
+        first[id(p)] = k
     return params
 
 

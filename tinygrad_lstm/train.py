@@ -24,6 +24,8 @@ from .tensor import detect_anomaly, no_grad
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
 STEPS = 2000            # recall at delay 20: an LSTM has learned it after about 1000
+DIVERGE_FACTOR = 1e4    # a loss this many times the first one means training diverged
+DIVERGE_FLOOR = 1.0     # ... the first one, or this if it was smaller (a near-0 first loss)
 
 
 @dataclass
@@ -110,7 +112,7 @@ def make_optimizer(name, params, lr):
 
 
 def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", clip=1.0, bptt_window=None,
-          seed=0, progress=None, compiled=True):
+          seed=0, progress=None, compiled=True, diverge_factor=DIVERGE_FACTOR):
     """Train `model` on `task` for `steps` updates of `batch_size` sequences.
 
     The defaults are SGD with momentum 0.9 at lr 0.1 (Adam: lr 0.01) and clipping at 1.0:
@@ -121,6 +123,11 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     called after every update (a progress bar, say). A NaN or infinite loss stops training
     with a message naming the step, and the weights from before the update that led to it
     are kept (and the eager graph, under detect_anomaly, names the op where it began).
+    diverge_factor: a finite loss that grows past diverge_factor times the first batch's loss
+    (or times 1.0, if the first was smaller) stops training the same way, keeping the weights
+    from before the update that led to it, with advice to lower lr: with the default 1e4 a
+    normal run never comes close, while a far too large lr (1e6, say) trips it within a few
+    steps instead of training on with an astronomic loss. None turns the check off.
     compiled: True (the default) runs every batch through one program traced by
     model.compile() for this call; False builds and backpropagates the eager graph instead.
     Both give the same updates, to rounding.
@@ -146,9 +153,17 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
                          f"{model.output_size}")
     if not isinstance(compiled, (bool, np.bool_)):
         raise ValueError(f"train: compiled must be True or False; got {compiled!r}")
+    if diverge_factor is not None and (not isinstance(diverge_factor, (int, float, np.integer, np.floating))
+                                       or isinstance(diverge_factor, (bool, np.bool_))
+                                       or not 1 < diverge_factor < math.inf):
+        raise ValueError(f"train: diverge_factor must be a finite number greater than 1 (how many times the "
+                         f"first loss counts as diverging), or None to turn the check off; "
+                         f"got {diverge_factor!r}")
+    diverge_factor = None if diverge_factor is None else float(diverge_factor)
     program = model.compile() if compiled else None
     params = model.parameters()
     opt = make_optimizer(optimizer, params, DEFAULT_LR.get(optimizer) if lr is None else lr)
+    first = None                                     # the first batch's loss, the yardstick for diverging
     rng = np.random.default_rng(seed)
     held_out = task.batch(512, np.random.default_rng(seed + 1_000_003))
     losses, stopped, good = [], None, None
@@ -167,6 +182,16 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
             if good is not None:
                 for p, data in zip(params, good):
                     p.data = data
+            break
+        if first is None:
+            first = loss
+        elif diverge_factor is not None and loss > diverge_factor * max(first, DIVERGE_FLOOR):
+            stopped = (f"diverged at step {step}: the loss {loss:.3g} is over {diverge_factor:g} times the "
+                       f"first ({first:.3g}); kept the weights from before step {step - 1}'s update. "
+                       f"Lower lr (it was {opt.lr:g}; the default for {optimizer} is "
+                       f"{DEFAULT_LR[optimizer]:g})")
+            for p, data in zip(params, good):
+                p.data = data
             break
         good = [p.data.copy() for p in params]       # the last weights that gave a finite loss
         opt.step()

@@ -8,6 +8,8 @@ torch's gates stacked in the order i, f, g, o (g is our candidate c). Torch adds
 vectors, bias_ih + bias_hh; ours goes into bias_ih and bias_hh is 0. Reading a torch
 state dict back, the two are summed.
 """
+import re
+
 import numpy as np
 
 from .nn import LSTM, RNN
@@ -41,17 +43,98 @@ def to_torch_state_dict(model):
     return {name: np.array(value) for name, value in out.items()}
 
 
-def from_torch_state_dict(state_dict, dtype="float64"):
+def from_torch_state_dict(state_dict, dtype="float64", strict=True):
     """An LSTM or RNN with the weights of a torch state dict (values: numpy arrays, or torch
-    tensors, which are converted without importing torch here)."""
+    tensors, which are converted without importing torch here).
+
+    Strict like torch's `load_state_dict`: the dict's own keys say how many layers there are
+    and whether there are biases (everywhere or nowhere, as in our models), and every key
+    this calls for must be present with the shape the sizes imply. With strict=False, keys
+    this module does not use are ignored. Bidirectional (`*_reverse`) and projected
+    (`weight_hr_l*`) LSTMs are refused either way."""
     if not hasattr(state_dict, "items"):
         raise TypeError(f"from_torch_state_dict: expected a dict of arrays by name; got {type(state_dict).__name__}")
-    sd = {name: _numpy(name, value) for name, value in state_dict.items()}
-    try:
-        return _from_numpy(sd, dtype)
-    except KeyError as e:
-        raise ValueError(f"from_torch_state_dict: missing {e.args[0]!r}, which this module's other keys "
-                         f"call for") from None
+    if not isinstance(strict, bool):
+        raise TypeError(f"from_torch_state_dict: strict must be True or False; got {strict!r}")
+    state_dict = dict(state_dict.items())
+    expected = _expected_keys(state_dict, strict)
+    sd = {name: _numpy(name, state_dict[name]) for name in expected}
+    _check_shapes(sd, expected)
+    return _from_numpy(sd, dtype)
+
+
+_LAYER_KEY = re.compile(r"lstm\.(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?")
+_MODULE = "expected the keys of a module with `lstm` (nn.LSTM or nn.RNN) and `out` (nn.Linear)"
+
+
+def _expected_keys(state_dict, strict):
+    """The keys, in torch's order, that the dict's own keys call for; refuses what we cannot
+    represent, anything missing, and (strict) anything extra."""
+    parsed = {name: _LAYER_KEY.fullmatch(name) for name in state_dict if isinstance(name, str)}
+    parsed = {name: m for name, m in parsed.items() if m}
+    reverse = sorted(name for name, m in parsed.items() if m.group(3))
+    if reverse:
+        raise ValueError(f"from_torch_state_dict: found {_names(reverse)}: bidirectional models "
+                         f"(bidirectional=True) are not supported; ours run in one direction")
+    projected = sorted(name for name, m in parsed.items() if m.group(1) == "weight_hr")
+    if projected:
+        raise ValueError(f"from_torch_state_dict: found {_names(projected)}: LSTMs with projections "
+                         f"(proj_size > 0) are not supported")
+    layers = 1 + max((int(m.group(2)) for m in parsed.values()), default=0)
+    bias = "out.bias" in state_dict or any(m.group(1).startswith("bias") for m in parsed.values())
+    expected = []
+    for k in range(layers):
+        expected += [f"lstm.weight_ih_l{k}", f"lstm.weight_hh_l{k}"]
+        expected += [f"lstm.bias_ih_l{k}", f"lstm.bias_hh_l{k}"] if bias else []
+    expected += ["out.weight"] + (["out.bias"] if bias else [])
+    missing = [name for name in expected if name not in state_dict]
+    extra = [name for name in state_dict if name not in set(expected)]
+    problems = []
+    if missing:
+        problems.append(f"missing {_names(missing)}")
+        if {"lstm.weight_ih_l0", "lstm.weight_hh_l0", "out.weight"} & set(missing):
+            problems.append(_MODULE)
+        elif layers > 1 and any(name.startswith("lstm.weight") for name in missing):
+            problems.append(f"the keys name {layers} layers, l0 to l{layers - 1}")
+        if bias and any(".bias" in name for name in missing):
+            problems.append("our models have biases everywhere (every layer and `out`) or nowhere")
+    if extra and strict:
+        problems.append(f"unexpected {_names(extra)} (strict=False ignores keys this module does not use)")
+    if problems:
+        raise ValueError("from_torch_state_dict: " + "; ".join(problems))
+    return expected
+
+
+def _check_shapes(sd, expected):
+    """Every array has the shape the sizes imply (read from weight_hh_l0, weight_ih_l0 and
+    out.weight), so that no broadcast or concatenation error can come later."""
+    w_hh, w_ih, w_out = sd["lstm.weight_hh_l0"], sd["lstm.weight_ih_l0"], sd["out.weight"]
+    H = w_hh.shape[1] if w_hh.ndim == 2 else None
+    if H is None or not (w_hh.shape == (H, H) or (H > 0 and w_hh.shape == (4 * H, H))):
+        raise ValueError(f"from_torch_state_dict: lstm.weight_hh_l0 has shape {w_hh.shape}; expected "
+                         f"(4H, H) for an LSTM or (H, H) for an RNN")
+    G = 4 * H if w_hh.shape[0] == 4 * H and w_hh.shape != (H, H) else H
+    for name, array in (("lstm.weight_ih_l0", w_ih), ("out.weight", w_out)):
+        if array.ndim != 2:
+            raise ValueError(f"from_torch_state_dict: {name} has shape {array.shape}; expected a 2-D matrix")
+    I, O = w_ih.shape[1], w_out.shape[0]
+    shapes = {"out.weight": (O, H), "out.bias": (O,)}
+    for name in expected:
+        m = _LAYER_KEY.fullmatch(name)
+        if m:
+            kind, k = m.group(1), int(m.group(2))
+            shapes[name] = (G,) if kind.startswith("bias") else (G, I if kind == "weight_ih" and k == 0 else H)
+    wrong = [f"{name} has shape {sd[name].shape}, expected {shapes[name]}"
+             for name in expected if sd[name].shape != shapes[name]]
+    if wrong:
+        what = "an LSTM" if G != H else "an RNN"
+        raise ValueError("from_torch_state_dict: " + "; ".join(wrong)
+                         + f" (lstm.weight_hh_l0 {w_hh.shape} makes this {what} with hidden size {H}, "
+                           f"lstm.weight_ih_l0 input size {I}, out.weight output size {O})")
+
+
+def _names(names):
+    return ", ".join(repr(name) for name in names)
 
 
 def _from_numpy(sd, dtype):
@@ -73,7 +156,10 @@ def _from_numpy(sd, dtype):
         layers += 1
     bias = "lstm.bias_ih_l0" in sd
     I, O = sd["lstm.weight_ih_l0"].shape[1], sd["out.weight"].shape[0]
-    model = (LSTM if is_lstm else RNN)(I, H, O, num_layers=layers, bias=bias, dtype=dtype)
+    try:
+        model = (LSTM if is_lstm else RNN)(I, H, O, num_layers=layers, bias=bias, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"from_torch_state_dict: the sizes in the state dict do not make a model: {e}") from None
     ours = {}
     for k in range(layers):
         p = model.prefix(k + 1)
@@ -103,12 +189,25 @@ def _from_numpy(sd, dtype):
 
 
 def _numpy(name, value):
+    """A float64 copy of one value: a numpy array, one of our Tensors, or a torch tensor,
+    of real, finite numbers."""
     if isinstance(value, Tensor):
         value = value.data
     elif hasattr(value, "detach") and hasattr(value, "cpu"):     # a torch tensor
-        value = value.detach().cpu().numpy()
+        try:
+            value = value.detach().cpu().numpy()
+        except (TypeError, RuntimeError) as e:                  # bfloat16, say
+            raise TypeError(f"from_torch_state_dict: {name!r} cannot be read as a numpy array ({e}); "
+                            f"convert it first, e.g. with .double()") from None
+    if not isinstance(value, (np.ndarray, np.generic)):
+        raise TypeError(f"from_torch_state_dict: {name!r} must be a numpy array or a tensor; got "
+                        f"{type(value).__name__}")
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise TypeError(f"from_torch_state_dict: {name!r} must be an array of real numbers; got "
                         f"{type(value).__name__} of dtype {array.dtype}")
-    return array.astype(np.float64)
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"from_torch_state_dict: {name!r} holds {int(np.sum(~np.isfinite(array)))} "
+                         f"non-finite value(s) (NaN or infinity)")
+    return array

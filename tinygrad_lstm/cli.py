@@ -1,11 +1,14 @@
 """The `tinygrad-lstm` command (also `python -m tinygrad_lstm`)."""
 import argparse
+import os
 import sys
+import warnings
 
 import numpy as np
 
 from . import __version__
 from .data import TASKS
+from .files import check_output_path
 from .train import DEFAULT_LR, OPTIMIZERS, train
 from .train import STEPS as TRAIN_STEPS
 
@@ -35,6 +38,8 @@ def demo(args, out=sys.stdout):
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"demo: --out {str(folder)!r} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
+    for name in ("lstm-graph.svg", "lstm-graph.html", "gradient-norms.svg"):   # before training
+        check_output_path(folder / name, "demo")
     task = Recall(delay=20)
     print(f"1. Learning {task.describe()}: remember the marked first symbol through 20 look-alikes.", file=out)
     trained = {}
@@ -105,6 +110,8 @@ def train_command(args, out=sys.stdout):
     for flag, value in (("--save", args.save), ("--load", args.load)):
         if value is not None and not value.strip():
             raise _UsageError(f"{flag} needs a file name; got an empty one")
+    if args.save:                                 # a bad place to save fails now, not after training
+        check_output_path(args.save, "save")
     task = make_task(args.task, delay=args.delay)
     make = LSTM if args.model == "lstm" else RNN
     if args.load:
@@ -181,6 +188,7 @@ def _model_and_data(args):
 def render_graph(args, out=sys.stdout):
     """The unrolled graph of the model's loss, drawn to a file."""
     from viz import render
+    check_output_path(args.o, "render")
     model, xs, targets, _ = _model_and_data(args)
     mask = None
     if args.loss == "last":                    # many-to-one: watch one loss's gradient go back
@@ -198,6 +206,7 @@ def render_graph(args, out=sys.stdout):
 def plot_gradients(args, out=sys.stdout):
     """‖dL/dHS_t‖ and ‖dL/dCS_t‖ against t, LSTM next to RNN, loss at the last step."""
     from viz.plots import vanishing_gradient_demo
+    check_output_path(args.o, "plot")
     vanishing_gradient_demo(args.o, steps=args.steps, input_size=args.input, hidden_size=args.hidden,
                             output_size=args.output, batch=args.batch, seed=args.seed)
     print(f"wrote {args.o}", file=out)
@@ -233,8 +242,14 @@ EAGER_HELP = ("train on the eager graph, built and backpropagated for every batc
               "compiled program, traced once; the same gradients, faster)")
 
 
+EPILOG = ("Exit codes: 0 done; 1 a runtime failure (one line on stderr), or `check` found gradients "
+          "that disagree; 2 a usage error (one line on stderr); 130 interrupted. Output paths are "
+          "checked before any work. A closed stdout (`tinygrad-lstm check | head -1`) ends quietly "
+          "with the command's own exit code, or 0 if it had none yet.")
+
+
 def build_parser():
-    parser = _Parser(prog=PROG, description=__doc__.split("\n")[0])
+    parser = _Parser(prog=PROG, description=__doc__.split("\n")[0], epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -324,12 +339,44 @@ COMMANDS = {"demo": demo, "train": train_command, "example": example, "check": c
 
 
 def main(argv=None):
+    """Run the command in `argv`; return its exit code. Exit codes: see EPILOG. A reader that
+    closes our stdout early (`tinygrad-lstm example | head -1`) is not an error: the command
+    ends quietly, exit 0 (or its own code, if it had finished), nothing on stderr."""
+    code = 0
+    try:
+        try:
+            code = _run(argv)
+            return code
+        finally:
+            sys.stdout.flush()               # a closed pipe shows here, not as noise at exit
+    except BrokenPipeError:                  # only stdout's: _run reports any other as an error
+        _stdout_to_devnull()
+        return code
+
+
+def _run(argv):
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv              # accepted anywhere: before or after the subcommand
     argv = [a for a in argv if a != "--debug"]
     args = parser.parse_args(argv)
     args.debug = debug
+    # numpy's RuntimeWarnings (overflow, invalid value) come just before the failure they
+    # cause, which our one line on stderr then explains better ("the loss became inf at step
+    # 2 ..."). So warnings are held back while the command runs, and shown only if it ends
+    # with exit 0, or with --debug: a success keeps its warnings; a failure is one line.
+    code = 1
+    with warnings.catch_warnings(record=True) as held:
+        try:
+            code = _command(parser, args)
+        finally:
+            shown = code == 0 or args.debug
+    for w in held if shown else ():
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+    return code
+
+
+def _command(parser, args):
     try:
         return COMMANDS[args.command](args)
     except (_UsageError, ValueError) as e:          # a flag's value the command cannot use
@@ -340,12 +387,35 @@ def main(argv=None):
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:                          # a missing folder, no dot, anything else
+        if isinstance(e, BrokenPipeError) and _stdout_closed():
+            raise                                   # main() ends quietly
         if args.debug:
             raise
         print(f"{parser.prog}: error: {' '.join(str(e).split()) or type(e).__name__}"
               f"{'' if isinstance(e, (OSError, RuntimeError, ImportError)) else ' (--debug shows where)'}",
               file=sys.stderr)
         return 1
+
+
+def _stdout_closed():
+    """Whether stdout is a pipe whose reader has gone (so a BrokenPipeError was stdout's)."""
+    try:
+        import select
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):       # no poll (Windows), or no real stdout
+        return True
+
+
+def _stdout_to_devnull():
+    """Point stdout's file descriptor at /dev/null, so that the flush at exit cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):       # stdout is no real file (e.g. under a test)
+        pass
 
 
 if __name__ == "__main__":

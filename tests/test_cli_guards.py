@@ -1,0 +1,95 @@
+"""The CLI's guards: output paths checked before any work, a closed stdout pipe ends quietly,
+and numpy's warnings do not surround the one-line error."""
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from tinygrad_lstm import cli
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "tinygrad_lstm", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def one_line(stderr):
+    return len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("where, message", [
+    ("folder", "is a folder; give a file name inside it"),
+    ("folder/", "so it names a folder"),
+    ("missing/w.npz", "does not exist"),
+])
+def test_train_save_to_a_bad_place_fails_before_training(tmp_path, where, message):
+    (tmp_path / "folder").mkdir()
+    target = str(tmp_path / where.rstrip("/")) + ("/" if where.endswith("/") else "")
+    # 5,000 steps would take many seconds; the check must come first, so nothing trains
+    result = run("train", "--task", "pos", "--steps", "5000", "--save", target)
+    assert result.returncode == 1, result.stderr       # as render's -o into a missing folder
+    assert message in result.stderr and one_line(result.stderr)
+    assert result.stdout == "" and "accuracy" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("render", "-o", "{folder}"), ("plot-gradients", "-o", "{folder}/"),
+                                  ("render", "-o", "{missing}/g.svg")])
+def test_render_and_plot_check_the_output_path_first(tmp_path, args):
+    names = {"folder": str(tmp_path), "missing": str(tmp_path / "missing")}
+    result = run(*(a.format(**names) for a in args))
+    assert result.returncode == 1 and one_line(result.stderr) and result.stdout == ""
+
+
+def test_demo_checks_its_output_files_before_training(tmp_path):
+    (tmp_path / "lstm-graph.svg").mkdir()                  # a folder where a picture must go
+    result = run("demo", "--steps", "5000", "--out", str(tmp_path))
+    assert result.returncode == 1 and one_line(result.stderr), result.stderr
+    assert "lstm-graph.svg" in result.stderr and "accuracy" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["example", "check"])
+@pytest.mark.parametrize("read_first", [True, False])
+def test_a_closed_stdout_ends_quietly_with_exit_0(command, read_first):
+    process = subprocess.Popen([sys.executable, "-m", "tinygrad_lstm", command],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if read_first:                       # `... | head -1`
+            assert process.stdout.readline()
+        process.stdout.close()               # the reader goes away before the command writes
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 0, stderr
+        assert stderr == ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stderr.close()
+
+
+def test_an_overflow_s_warning_does_not_surround_the_error():
+    """--lr 1e308 without clipping: numpy's overflow warning came before the one line."""
+    result = run("train", "--task", "pos", "--steps", "5", "--lr", "1e308", "--clip", "0")
+    assert result.returncode == 1
+    assert "RuntimeWarning" not in result.stderr and one_line(result.stderr), result.stderr
+    assert "the loss became inf" in result.stderr
+
+
+@pytest.mark.parametrize("code, shown", [(0, True), (1, False)])
+def test_warnings_are_kept_on_success_and_dropped_on_failure(monkeypatch, code, shown):
+    def noisy(args, out=sys.stdout):
+        warnings.warn("overflow encountered in exp", RuntimeWarning)
+        return code
+    monkeypatch.setitem(cli.COMMANDS, "example", noisy)
+    with warnings.catch_warnings(record=True) as seen:   # what would reach stderr
+        warnings.simplefilter("default")     # the suite turns RuntimeWarnings into errors
+        assert cli.main(["example"]) == code
+    assert any("overflow encountered in exp" in str(w.message) for w in seen) is shown
+
+
+def test_a_broken_pipe_that_is_not_stdout_s_is_an_error(monkeypatch, capsys):
+    def broken(args, out=sys.stdout):
+        raise BrokenPipeError(32, "Broken pipe (a child program's)")
+    monkeypatch.setitem(cli.COMMANDS, "example", broken)
+    monkeypatch.setattr(cli, "_stdout_closed", lambda: False)
+    assert cli.main(["example"]) == 1
+    assert "Broken pipe" in capsys.readouterr().err

@@ -14,7 +14,6 @@ Batches are rows: x_t is (B, I), so affine(X_t, W_f, b_f) computes X_t W_fᵀ + 
 import io
 import json
 import os
-import zipfile
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,35 +367,72 @@ class _Recurrent(Module):
 
     @classmethod
     def load(cls, path):
-        """The model saved at `path` (by save()), with its weights, bit for bit."""
+        """The model saved at `path` (by save()), with its weights, bit for bit.
+
+        The config and every member's header are checked before anything is allocated, and
+        members must be stored uncompressed (as save() writes them), so a file cannot make
+        load() take more memory than about three times its size; at most
+        weights_file.MAX_PARAMETERS floats (10⁸) in any case. A file that is not one save()
+        wrote, or is corrupt, is a ValueError naming the file and what is wrong."""
+        from .weights_file import NotAWeightsFile, WeightsReader
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"{cls.__name__}.load: the path must be a file name; got {path!r}")
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{cls.__name__}.load: no file at {str(path)!r}")
-        not_ours = ValueError(f"{cls.__name__}.load: {str(path)!r} is not a weights file written by save()")
+        where = f"{cls.__name__}.load: {str(path)!r}"
         try:
-            archive = np.load(path, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise not_ours
-            with archive:
-                arrays = {name: archive[name] for name in archive.files}
-            config = json.loads(str(arrays.pop("__config__")))
-        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
-            raise not_ours from None
-        expected = {"model", "input_size", "hidden_size", "output_size", "num_layers", "bias", "dtype"}
-        if not isinstance(config, dict) or not expected <= set(config) or not set(config) <= expected | {"peephole"}:
-            raise not_ours
-        kind = config.pop("model", None)
-        if kind != cls.__name__:
-            raise ValueError(f"{cls.__name__}.load: {str(path)!r} holds {kind} weights, not "
-                             f"{cls.__name__} weights (use {kind}.load)")
+            with WeightsReader(path) as reader:
+                config = reader.config()
+                shapes = cls._shapes_from_config(config, where)     # nothing allocated yet
+                arrays = reader.arrays(shapes)
+        except NotAWeightsFile as e:
+            raise ValueError(f"{where} is not a weights file written by save(): {e}") from None
         try:
-            model = cls(seed=0, **config)
+            model = cls(seed=0, **{k: v for k, v in config.items() if k != "model"})
         except (TypeError, ValueError, MemoryError) as e:
-            raise ValueError(f"{cls.__name__}.load: {str(path)!r} describes a model that cannot be built: {e}") from None
+            raise ValueError(f"{where} describes a model that cannot be built: {e}") from None
         model.assign(arrays, source=str(path))
         return model
+
+    @classmethod
+    def _shapes_from_config(cls, config, where):
+        """{name: shape} of the parameters the config describes, in named_parameters() order,
+        without building the model (it mirrors the constructors; tests/test_load_limits.py
+        checks that it agrees with them)."""
+        from .weights_file import NotAWeightsFile, check_total
+        expected = {"model", "input_size", "hidden_size", "output_size", "num_layers", "bias", "dtype"}
+        if not isinstance(config, dict) or not expected <= set(config) <= expected | {"peephole"}:
+            raise NotAWeightsFile("its __config__ is not the sizes save() writes")
+        kind = config["model"]
+        if kind != cls.__name__:
+            raise ValueError(f"{where} holds {kind} weights, not {cls.__name__} weights (use {kind}.load)")
+        try:
+            I, H, O, L = (_check_size(k, config[k])
+                          for k in ("input_size", "hidden_size", "output_size", "num_layers"))
+            bias, peephole = _flag("bias", config["bias"]), _flag("peephole", config.get("peephole", False))
+            _float_dtype(config["dtype"])
+            if "peephole" in config and not issubclass(cls, LSTM):
+                raise TypeError(f"{cls.__name__} has no peepholes")
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where} describes a model that cannot be built: {e}") from None
+        lstm = issubclass(cls, LSTM)
+        extra = (4 * bias + 3 * peephole) * H if lstm else bias * H            # biases, peepholes
+        first, above = ((4 * H * (H + I), 4 * H * 2 * H) if lstm else (H * (I + H), 2 * H * H))
+        check_total(first + extra + (L - 1) * (above + extra) + O * H + O * bias)   # before building a dict
+        shapes = {}
+        for k in range(1, L + 1):
+            p, width = cls.prefix(k), I if k == 1 else H
+            if lstm:
+                shapes.update({f"{p}W_{g}": (H, H + width) for g in LSTMCell.gates})
+                shapes.update({f"{p}b_{g}": (H,) for g in LSTMCell.gates} if bias else {})
+                shapes.update({f"{p}p_{g}": (H,) for g in ("f", "i", "o")} if peephole else {})
+            else:
+                shapes.update({f"{p}W_xh": (H, width), f"{p}W_hh": (H, H)})
+                shapes.update({f"{p}b_h": (H,)} if bias else {})
+        W, b = ("W_y", "b_y") if lstm else ("W_hy", "b_y")
+        shapes.update({W: (O, H), b: (O,)} if bias else {W: (O, H)})
+        return shapes
 
     def assign(self, arrays, source="the given weights"):
         """Set every parameter from {name: array}: the names and shapes must be this model's."""

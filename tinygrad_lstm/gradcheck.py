@@ -53,13 +53,17 @@ def _central_differences(f, t, eps, indices=None):
     return flat_grad.reshape(t.data.shape)
 
 
-def _tensors(who, tensors):
+def _tensors(who, tensors, need_grad=False):
     if isinstance(tensors, Tensor):
         raise TypeError(f"{who}: needs a list of Tensors; got a single Tensor (write [t])")
     tensors = list(tensors)
-    for t in tensors:
+    for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{who}: expected Tensors; got {type(t).__name__}")
+        if need_grad and not t.requires_grad:
+            label = f"tensor {i} ({t.name})" if t.name else f"tensor {i}"
+            raise ValueError(f"{who}: {label} does not require a gradient, so autodiff gives it "
+                             f"none; make it with requires_grad=True")
     return tensors
 
 
@@ -92,7 +96,7 @@ def check_gradients(f, tensors, eps=EPS):
     Returns [(autodiff gradient, numerical gradient), ...], one pair per tensor. The
     tensors' `.grad` is left as it was.
     """
-    tensors = _tensors("check_gradients", tensors)
+    tensors = _tensors("check_gradients", tensors, need_grad=True)
     saved = [t.grad for t in tensors]
     try:
         for t in tensors:
@@ -216,6 +220,10 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
         raise ValueError("compare: an RNN has no cell state: c0 must be None")
     is_lstm = isinstance(model, LSTM)
     tensors = dict(model.named_parameters())
+    for n, t in tensors.items():
+        if not t.requires_grad:
+            raise ValueError(f"compare: parameter {n} does not require a gradient (frozen), so "
+                             f"autodiff gives it none; set its requires_grad = True to check it")
     saved = {name: (t.data, t.grad) for name, t in tensors.items()}
     saved_dtype = model.dtype
     try:

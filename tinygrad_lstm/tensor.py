@@ -32,7 +32,9 @@ class Tensor:
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
         self.data = _as_float_array(data, dtype)
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        if requires_grad is not False and requires_grad is not True:   # the common case, fast
+            requires_grad = _check_requires_grad(requires_grad)
+        self.requires_grad = requires_grad
         self.name = _check_name(name)
         self.scope = _mode.scope
         self._op, self._parents = None, ()   # the op (a Function class) that made it, and its inputs
@@ -330,6 +332,14 @@ def _as_float_array(data, dtype=None):
                         f"other non-numeric values) of type {type(data).__name__}")
     raise TypeError(f"Tensor data must be real numbers; got numpy dtype {array.dtype} "
                     f"from {type(data).__name__}")
+
+
+def _check_requires_grad(value):
+    """True or False (a numpy bool too); anything else, even 'False', 0 or 1, is refused: a
+    truthy string would otherwise quietly ask for a gradient."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"Tensor: requires_grad must be True or False; got {value!r}")
 
 
 def _check_name(name):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import whole
+
 TASKS = ("next-char", "recall", "pos")
 
 
@@ -28,12 +30,11 @@ class Task:
 
     def batch(self, size, rng):
         """A Batch of `size` sequences drawn with `rng` (a numpy Generator)."""
-        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-            raise ValueError(f"{self.name}.batch: size must be a positive integer; got {size!r}")
+        size = whole(f"{self.name}.batch: size", size, minimum=1)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"{self.name}.batch: rng must be a numpy Generator (np.random.default_rng(seed)); "
                             f"got {type(rng).__name__}")
-        return self._batch(int(size), rng)
+        return self._batch(size, rng)
 
     def _batch(self, size, rng):
         raise NotImplementedError
@@ -54,14 +55,14 @@ class Recall(Task):
     name = "recall"
 
     def __init__(self, delay=20, symbols=4):
-        if not isinstance(delay, (int, np.integer)) or isinstance(delay, bool) or delay < 0:
-            raise ValueError(f"recall: delay must be a whole number ≥ 0; got {delay!r}")
-        if not isinstance(symbols, (int, np.integer)) or symbols < 2:
-            raise ValueError(f"recall: needs at least 2 symbols; got {symbols!r}")
-        self.delay, self.symbols = int(delay), int(symbols)
-        self.input_size = symbols + 2
-        self.output_size = symbols
-        self.steps = delay + 2
+        self.delay = whole("recall: delay", delay, minimum=0)
+        try:
+            self.symbols = whole("recall: symbols", symbols, minimum=2)
+        except ValueError:
+            raise ValueError(f"recall: needs at least 2 symbols; got {symbols!r}") from None
+        self.input_size = self.symbols + 2
+        self.output_size = self.symbols
+        self.steps = self.delay + 2
 
     def _batch(self, size, rng):
         K, T = self.symbols, self.steps
@@ -93,8 +94,7 @@ class NextChar(Task):
     name = "next-char"
 
     def __init__(self, text=TEXT, steps=24):
-        if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
-            raise ValueError(f"next-char: steps must be a positive integer; got {steps!r}")
+        steps = whole("next-char: steps", steps, minimum=1)
         if not isinstance(text, str) or len(text) < steps + 2:
             raise ValueError(f"next-char: the text must be a string of at least steps + 2 = {steps + 2} "
                              f"characters; got {len(text) if isinstance(text, str) else type(text).__name__}")

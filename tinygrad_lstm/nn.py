@@ -22,6 +22,7 @@ from typing import Dict, List
 import numpy as np
 
 from . import ops
+from .checks import finite, is_whole, whole
 from .files import write_atomically
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
@@ -66,18 +67,14 @@ class Module:
 
 
 def _check_size(what, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive integer; got {value!r}")
-    return int(value)
+    return whole(what, value, minimum=1)
 
 
 def _generator(seed):
     """`seed` may be an int ≥ 0, None (fresh entropy) or a numpy Generator shared by sub-modules."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
-        raise ValueError(f"seed must be a whole number ≥ 0 (or None); got {seed!r}")
-    return np.random.default_rng(seed)
+    return np.random.default_rng(whole("seed", seed, minimum=0, or_none=True))
 
 
 def _flag(what, value):
@@ -87,10 +84,7 @@ def _flag(what, value):
 
 
 def _forget_bias(value):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) \
-            or not np.isfinite(value):
-        raise ValueError(f"forget_bias must be a finite number; got {value!r}")
-    return float(value)
+    return finite("forget_bias", value)
 
 
 class Linear(Module):
@@ -252,8 +246,9 @@ class _Recurrent(Module):
         self.hidden_size = _check_size("hidden_size", hidden_size)
         self.output_size = _check_size("output_size", output_size)
         self.num_layers = _check_size("num_layers", num_layers)
-        self.bias, self.seed, self.dtype = _flag("bias", bias), seed, _float_dtype(dtype)
         rng = _generator(seed)
+        self.bias, self.dtype = _flag("bias", bias), _float_dtype(dtype)
+        self.seed = int(seed) if is_whole(seed) else seed      # as given: an int, None or a Generator
         self.cells = [make_cell(self.input_size if k == 1 else self.hidden_size, rng, self.prefix(k))
                       for k in range(1, self.num_layers + 1)]
         self.output = Linear(self.hidden_size, self.output_size, bias=self.bias, seed=rng,
@@ -503,10 +498,17 @@ class _Recurrent(Module):
 
     @staticmethod
     def _check_mask(mask, shape):
+        """The mask as a bool array. A Tensor mask is accepted when it holds only 0 and 1 (a
+        Tensor stores floats, so Tensor(bool_array) holds 1.0/0.0); other float masks are not."""
         try:
             array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         except ValueError:
             raise ValueError("mask must be a rectangular array; got ragged nested sequences") from None
+        if isinstance(mask, Tensor):
+            if not np.isin(array, (0, 1)).all():
+                raise ValueError("a Tensor mask must hold only 1.0/0.0 (True/False); pass a numpy bool "
+                                 "array (True where a step has a loss)")
+            array = array.astype(bool)
         if array.dtype.kind in "iu" and not np.isin(array, (0, 1)).all():
             raise ValueError("mask must hold True/False (or 0/1) only")
         if array.shape != shape or array.dtype.kind not in "bui":

@@ -120,9 +120,12 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     (Adam, which rescales even a vanishing gradient to full size, lets the RNN learn it too).
     clip: the largest gradient norm (None: no clipping). bptt_window: truncated BPTT with
     windows of that many steps (None: full BPTT). progress: a callable(step, loss, accuracy)
-    called after every update (a progress bar, say). A NaN or infinite loss stops training
-    with a message naming the step, and the weights from before the update that led to it
-    are kept (and the eager graph, under detect_anomaly, names the op where it began).
+    called after every update (a progress bar, say); if it raises (even KeyboardInterrupt),
+    the weights are put back to what they were before that step's update (those its previous
+    call saw, or the initial ones if its first call fails) and the exception propagates.
+    A NaN or infinite loss stops training with a message naming the step, and the weights
+    from before the update that led to it are kept (and the eager graph, under
+    detect_anomaly, names the op where it began).
     diverge_factor: a finite loss that grows past diverge_factor times the first batch's loss
     (or times 1.0, if the first was smaller) stops training the same way, keeping the weights
     from before the update that led to it, with advice to lower lr: with the default 1e4 a
@@ -142,7 +145,7 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     if bptt_window is not None and (not isinstance(bptt_window, (int, np.integer)) or isinstance(bptt_window, bool)
                                     or bptt_window < 1):
         raise ValueError(f"train: bptt_window must be a positive integer or None; got {bptt_window!r}")
-    if clip is not None and (not isinstance(clip, (int, float, np.floating)) or isinstance(clip, bool)
+    if clip is not None and (not isinstance(clip, (int, float, np.integer, np.floating)) or isinstance(clip, bool)
                              or not 0 < clip < math.inf):
         raise ValueError(f"train: clip must be a positive finite number or None; got {clip!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -197,7 +200,12 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
         opt.step()
         losses.append(loss)
         if progress is not None:
-            progress(step, loss, correct / max(1, count))
+            try:
+                progress(step, loss, correct / max(1, count))
+            except BaseException:                    # the caller never saw this update: undo it
+                for p, data in zip(params, good):
+                    p.data = data
+                raise
     seconds = time.perf_counter() - start
     recent = losses[-20:] or [float("nan")]
     return TrainResult(task.name, type(model).__name__, accuracy(model, held_out), float(np.mean(recent)),

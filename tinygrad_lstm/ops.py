@@ -342,9 +342,38 @@ def _is_basic(index):
     return True
 
 
+def _frozen_index(index):
+    """The index with every array in it copied (lists become arrays), as it is now."""
+    if index.__class__ is tuple:
+        return tuple([_frozen_one(i) for i in index])
+    return _frozen_one(index)
+
+
+def _frozen_one(i):
+    if isinstance(i, np.ndarray):
+        return i.copy()
+    if isinstance(i, list):
+        try:
+            a = np.array(i)
+        except (TypeError, ValueError):      # ragged or odd: forward explains it
+            return list(i)
+        if a.size == 0:
+            return a.astype(np.intp)         # x[[]] is an empty integer index, as in numpy
+        if a.dtype.kind in "biu":
+            return a
+        return list(i)                       # Tensors, floats…: left for forward to reject
+    return i
+
+
 class GetItem(Function):
     """z = x[index];  the gradient is g at `index` and zero elsewhere (repeats add up)."""
     name = "getitem"
+
+    @classmethod
+    def apply(cls, x, index):
+        # the graph keeps the index for backward: a copy, so that the caller changing their
+        # index array between forward and backward cannot move the gradient
+        return super().apply(x, index=_frozen_index(index))
 
     @staticmethod
     def forward(x, index):

@@ -45,20 +45,24 @@ class Optimizer:
         self.lr = _positive(type(self).__name__, "lr", lr)
 
     def _grads(self):
-        """(index, parameter, gradient) for the parameters that have a gradient of their shape."""
+        """[(index, parameter, gradient)] for the parameters that have a gradient. Every
+        parameter is checked before any is updated, so a bad .grad leaves them all unchanged."""
+        who = f"{type(self).__name__}.step"
+        out = []
         for k, p in enumerate(self.params):
             if p.grad is None:
                 continue
+            named = f"parameter {k}" + (f" ({p.name})" if p.name else "")
             if p.data.dtype.kind != "f":
-                raise TypeError(f"{type(self).__name__}.step: {p.name or 'a parameter'} holds {p.data.dtype} "
-                                f"data; parameters must be float")
+                raise TypeError(f"{who}: {named} holds {p.data.dtype} data; parameters must be float")
             if getattr(p.grad, "dtype", np.dtype(object)).kind != "f":
-                raise TypeError(f"{type(self).__name__}.step: {p.name or 'a parameter'} has a .grad that is not "
-                                f"a float array ({type(p.grad).__name__})")
+                raise TypeError(f"{who}: {named} has a .grad that is not a float array "
+                                f"({type(p.grad).__name__} of dtype {getattr(p.grad, 'dtype', None)})")
             if getattr(p.grad, "shape", None) != p.data.shape:
-                raise ValueError(f"{type(self).__name__}.step: {p.name or 'a parameter'} of shape {p.data.shape} "
-                                 f"has a .grad of shape {getattr(p.grad, 'shape', type(p.grad).__name__)}")
-            yield k, p, p.grad
+                raise ValueError(f"{who}: {named} has shape {p.data.shape} but its .grad has shape "
+                                 f"{p.grad.shape}; a gradient must have its parameter's shape")
+            out.append((k, p, p.grad))
+        return out
 
     def zero_grad(self):
         for p in self.params:
@@ -100,10 +104,11 @@ class Adam(Optimizer):
         self.v = [np.zeros_like(p.data) for p in self.params]
 
     def step(self):
+        grads = self._grads()             # checked before the step is counted
         self.t += 1
         b1, b2 = self.betas
         correct1, correct2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-        for k, p, g in self._grads():
+        for k, p, g in grads:
             m, v = self.m[k], self.v[k]
             m *= b1
             m += (1 - b1) * g

@@ -13,14 +13,14 @@ DEFAULT_DTYPE = np.dtype(np.float64)
 
 
 class _Mode(threading.local):
-    """Grad mode and scope, one copy per thread (as in torch): no_grad() in one thread must
+    """Grad mode, scope and anomaly mode, one copy per thread (as in torch): no_grad() in one thread must
     not stop another from recording. A new thread starts from these class defaults."""
     grad_enabled = True   # False inside no_grad(): ops then record no graph
     scope = None          # the name of the innermost scope() block, copied onto each new tensor
+    anomaly = False       # True inside detect_anomaly(): every op's output is checked for NaN/inf
 
 
 _mode = _Mode()
-_anomaly = False        # True inside detect_anomaly(): every op's output is checked for NaN/inf
 
 
 class Tensor:
@@ -119,7 +119,7 @@ class Tensor:
             if node._op is None:   # a leaf: nothing further back
                 continue
             input_grads = node._op.backward(g, node.data, *node._inputs, **node._options)
-            if _anomaly:
+            if _mode.anomaly:
                 _check_backward(node, input_grads)
             for parent, pg in zip(node._parents, input_grads):
                 if pg is not None and parent.requires_grad:      # the chain rule, one edge at a time
@@ -189,7 +189,7 @@ class Function:
         data = cls.forward(*inputs, **options)
         if data.__class__ is not np.ndarray:  # numpy gives a scalar for 0-d arithmetic
             data = np.asarray(data)
-        if _anomaly:
+        if _mode.anomaly:
             _check_forward(cls, parents, data)
         out = Tensor.__new__(Tensor)          # skips __init__'s checks: data is the op's array
         out.data, out.grad, out.name, out.scope = data, None, None, _mode.scope
@@ -211,7 +211,7 @@ class Function:
 
 def _check_gradient(node, g):
     """The gradient reaching a node has the node's shape (else its .data was replaced)."""
-    if _anomaly and not np.all(np.isfinite(g)):
+    if _mode.anomaly and not np.all(np.isfinite(g)):
         raise FloatingPointError(f"detect_anomaly: the gradient reaching {_describe(node)} is not finite")
     if g.shape != node.data.shape:           # numpy arrays and scalars alike have .shape
         raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {g.shape}, "
@@ -234,18 +234,19 @@ def _add(node, a, b):
 class detect_anomaly:
     """Inside this block every op's result and every gradient is checked for NaN and inf;
     the first one found raises FloatingPointError naming the op, its scope and its inputs.
-    Slower (one isfinite per op): for finding where a NaN comes from, not for training."""
+    Slower (one isfinite per op): for finding where a NaN comes from, not for training.
+
+    Re-entrant and per thread, like no_grad: each exit restores what its own enter found."""
 
     def __enter__(self):
-        global _anomaly
-        self.previous, _anomaly = _anomaly, True
-        self.quiet = np.errstate(all="ignore")    # the error below says it better than numpy's warning
-        self.quiet.__enter__()
+        quiet = np.errstate(all="ignore")         # the error below says it better than numpy's warning
+        quiet.__enter__()
+        _saved(self).append((_mode.anomaly, quiet))
+        _mode.anomaly = True
 
     def __exit__(self, *exc):
-        global _anomaly
-        _anomaly = self.previous
-        self.quiet.__exit__(*exc)
+        _mode.anomaly, quiet = _saved(self).pop()
+        quiet.__exit__(*exc)
 
 
 def _describe(t):

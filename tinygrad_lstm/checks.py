@@ -2,6 +2,7 @@
 (np.int64(3) is a whole number, np.float32(0.5) a real one), bool never does, and every
 message quotes the value exactly as the caller gave it."""
 import math
+import os
 
 import numpy as np
 
@@ -36,3 +37,39 @@ def finite(what, value):
             or not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number; got {value!r}")
     return float(value)
+
+
+def available_bytes():
+    """The memory this process can still take, in bytes, as far as can be known: Linux's
+    MemAvailable (/proc/meminfo), else free physical pages × page size; None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    parts = line.split()
+                    return int(parts[1]) * (1024 if parts[2:3] == ["kB"] else 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        pages, page_size = os.sysconf("SC_AVPHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return pages * page_size if pages > 0 and page_size > 0 else None
+
+
+def human_bytes(nbytes):
+    """1536 → '1.5 KiB'; 32_000_320_000 → '29.8 GiB'."""
+    value = float(nbytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+
+
+def check_fits(who, what, nbytes):
+    """MemoryError, before anything is allocated, if `what` (which names the arguments that
+    set its size) needs more than the bytes available. No check when that is unknown."""
+    available = available_bytes()
+    if available is not None and nbytes > available:
+        raise MemoryError(f"{who}: {what} needs {nbytes:,} bytes ({human_bytes(nbytes)}), more than the "
+                          f"{available:,} bytes available ({human_bytes(available)})")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import whole
+from .checks import check_fits, whole
 
 TASKS = ("next-char", "recall", "pos")
 
@@ -34,6 +34,10 @@ class Task:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"{self.name}.batch: rng must be a numpy Generator (np.random.default_rng(seed)); "
                             f"got {type(rng).__name__}")
+        steps = getattr(self, "steps", None)
+        if steps is not None:          # xs (T, B, I) float64, targets (T, B) intp, mask (T, B) bool
+            check_fits(f"{self.name}.batch", f"a batch of size={size} ({steps} steps × {self.input_size} inputs)",
+                       steps * size * (8 * self.input_size + np.dtype(np.intp).itemsize + 1))
         return self._batch(size, rng)
 
     def _batch(self, size, rng):

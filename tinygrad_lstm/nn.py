@@ -22,7 +22,7 @@ from typing import Dict, List
 import numpy as np
 
 from . import ops
-from .checks import finite, is_whole, whole
+from .checks import check_fits, finite, is_whole, whole
 from .files import write_atomically
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
@@ -70,6 +70,13 @@ def _check_size(what, value):
     return whole(what, value, minimum=1)
 
 
+def _check_fits(who, sizes, count, dtype):
+    """MemoryError naming `sizes` (the arguments, {name: value}) if `count` parameters of
+    `dtype` cannot fit in the memory available; called before anything is allocated."""
+    args = ", ".join(f"{name}={value}" for name, value in sizes.items())
+    check_fits(who, f"a model with {args} ({count:,} {dtype.name} parameters)", count * dtype.itemsize)
+
+
 def _generator(seed):
     """`seed` may be an int ≥ 0, None (fresh entropy) or a numpy Generator shared by sub-modules."""
     if isinstance(seed, np.random.Generator):
@@ -101,6 +108,9 @@ class Linear(Module):
         shapes = {self.weight_name: (self.out_features, self.in_features)}
         if _flag("bias", bias):
             shapes[self.bias_name] = (self.out_features,)
+        dtype = _float_dtype(dtype)
+        _check_fits("Linear", {"in_features": self.in_features, "out_features": self.out_features},
+                    sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features))
 
     def __call__(self, x):
@@ -152,6 +162,9 @@ class LSTMCell(Module):
             shapes.update({f"{prefix}b_{g}": (H,) for g in self.gates})
         if self.peephole:
             shapes.update({f"{prefix}p_{g}": (H,) for g in ("f", "i", "o")})
+        dtype = _float_dtype(dtype)
+        _check_fits("LSTMCell", {"input_size": self.input_size, "hidden_size": H},
+                    sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H), forget_bias)
 
     def __call__(self, x_t, state):
@@ -204,6 +217,9 @@ class RNNCell(Module):
         shapes = {f"{prefix}W_xh": (H, self.input_size), f"{prefix}W_hh": (H, H)}
         if self.bias:
             shapes[f"{prefix}b_h"] = (H,)
+        dtype = _float_dtype(dtype)
+        _check_fits("RNNCell", {"input_size": self.input_size, "hidden_size": H},
+                    sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H))
 
     def __call__(self, x_t, state):
@@ -249,6 +265,9 @@ class _Recurrent(Module):
         rng = _generator(seed)
         self.bias, self.dtype = _flag("bias", bias), _float_dtype(dtype)
         self.seed = int(seed) if is_whole(seed) else seed      # as given: an int, None or a Generator
+        I, H, O, L = self.input_size, self.hidden_size, self.output_size, self.num_layers
+        _check_fits(type(self).__name__, {"input_size": I, "hidden_size": H, "output_size": O, "num_layers": L},
+                    self._parameter_count(I, H, O, L, self.bias, getattr(self, "peephole", False)), self.dtype)
         self.cells = [make_cell(self.input_size if k == 1 else self.hidden_size, rng, self.prefix(k))
                       for k in range(1, self.num_layers + 1)]
         self.output = Linear(self.hidden_size, self.output_size, bias=self.bias, seed=rng,
@@ -256,6 +275,16 @@ class _Recurrent(Module):
         self._parameters = {}
         for module in (*self.cells, self.output):
             self._parameters.update(module._parameters)
+
+    @classmethod
+    def _parameter_count(cls, I, H, O, L, bias, peephole):
+        """How many numbers the constructor will allocate for these sizes (without building
+        a thing): the cells' weights, biases and peepholes, and the output layer's."""
+        if issubclass(cls, LSTM):
+            first, above, extra = 4 * H * (H + I), 4 * H * 2 * H, (4 * bias + 3 * peephole) * H
+        else:
+            first, above, extra = H * (I + H), 2 * H * H, bias * H
+        return first + extra + (L - 1) * (above + extra) + O * H + O * bias
 
     @staticmethod
     def prefix(layer):
@@ -412,9 +441,7 @@ class _Recurrent(Module):
         except (TypeError, ValueError) as e:
             raise ValueError(f"{where} describes a model that cannot be built: {e}") from None
         lstm = issubclass(cls, LSTM)
-        extra = (4 * bias + 3 * peephole) * H if lstm else bias * H            # biases, peepholes
-        first, above = ((4 * H * (H + I), 4 * H * 2 * H) if lstm else (H * (I + H), 2 * H * H))
-        check_total(first + extra + (L - 1) * (above + extra) + O * H + O * bias)   # before building a dict
+        check_total(cls._parameter_count(I, H, O, L, bias, peephole))   # before building a dict
         shapes = {}
         for k in range(1, L + 1):
             p, width = cls.prefix(k), I if k == 1 else H

@@ -31,7 +31,7 @@ from . import ops
 from .fusion import fuse_shared_products, merge_side_by_side
 from .numpy_backend import Backend
 from .program import Program, reads
-from .tensor import Tensor, _check_gradient, topological_order
+from .tensor import Tensor, _check_gradient, _mode, topological_order
 from .trace import Builder
 
 
@@ -128,10 +128,11 @@ class Replay:
         for i, p in enumerate(params):                 # their current values (optimizers
             self.backend.ns[f"P{i}"] = p.data          # update them in place, or replace them)
         loss, logits = self.function()
+        anomaly = _mode.anomaly
         for i, p in enumerate(params):                 # add into .grad, as backward() does
             G = scan.G.get(i)
             if G is not None:
-                _check_gradient(p, G)
+                _check_gradient(p, G, anomaly)
                 p.grad = G.copy() if p.grad is None else p.grad + G
         if not outputs:
             return float(loss), None, None

@@ -11,6 +11,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from .checks import whole
 from .tensor import Tensor, no_grad
 
 EPS = 1e-6
@@ -214,8 +215,7 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
                                         or isinstance(max_fd_elements, bool) or max_fd_elements < 0):
         raise ValueError(f"compare: max_fd_elements must be a whole number or None; got {max_fd_elements!r}")
     eps = _eps("compare", eps)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"compare: seed must be a whole number ≥ 0; got {seed!r}")
+    seed = whole("compare: seed", seed, minimum=0)
     if isinstance(model, RNN) and c0 is not None:
         raise ValueError("compare: an RNN has no cell state: c0 must be None")
     is_lstm = isinstance(model, LSTM)

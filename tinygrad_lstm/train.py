@@ -16,6 +16,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from .checks import whole
 from .data import Task
 from .nn import LSTM, RNN
 from .optim import SGD, Adam, clip_grad_norm
@@ -139,17 +140,14 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
         raise TypeError(f"train: model must be an LSTM or RNN; got {type(model).__name__}")
     if not isinstance(task, Task):
         raise TypeError(f"train: task must be a Task (tinygrad_lstm.data.make_task(name)); got {task!r:.40}")
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"train: {name} must be a positive integer; got {value!r}")
+    steps, batch_size = whole("train: steps", steps), whole("train: batch_size", batch_size)
     if bptt_window is not None and (not isinstance(bptt_window, (int, np.integer)) or isinstance(bptt_window, bool)
                                     or bptt_window < 1):
         raise ValueError(f"train: bptt_window must be a positive integer or None; got {bptt_window!r}")
     if clip is not None and (not isinstance(clip, (int, float, np.integer, np.floating)) or isinstance(clip, bool)
                              or not 0 < clip < math.inf):
         raise ValueError(f"train: clip must be a positive finite number or None; got {clip!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"train: seed must be a whole number ≥ 0; got {seed!r}")
+    seed = whole("train: seed", seed, minimum=0)
     if (model.input_size, model.output_size) != (task.input_size, task.output_size):
         raise ValueError(f"train: the task {task.name} has input size {task.input_size} and "
                          f"{task.output_size} classes; the model has {model.input_size} and "

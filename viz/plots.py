@@ -84,13 +84,12 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
 def vanishing_gradient_demo(path, steps=50, input_size=4, hidden_size=16, output_size=4, batch=8, seed=0):
     """An LSTM and an RNN of the same sizes and seed, the same random inputs, and a loss at
     the last step only (a many-to-one task): plot how far back its gradient reaches."""
+    from tinygrad_lstm.checks import whole
     from tinygrad_lstm.nn import LSTM, RNN
     for name, value in (("steps", steps), ("input_size", input_size), ("hidden_size", hidden_size),
                         ("output_size", output_size), ("batch", batch)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"vanishing_gradient_demo: {name} must be a positive integer; got {value!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:   # quote it as given
-        raise ValueError(f"vanishing_gradient_demo: seed must be a whole number ≥ 0; got {seed!r}")
+        whole(f"vanishing_gradient_demo: {name}", value)
+    whole("vanishing_gradient_demo: seed", seed, minimum=0)
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((steps, batch, input_size))
     targets = rng.integers(0, output_size, size=(steps, batch))

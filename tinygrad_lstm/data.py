@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_fits, whole
+from .checks import check_fits, is_whole, whole
 
 TASKS = ("next-char", "recall", "pos")
 
@@ -60,10 +60,9 @@ class Recall(Task):
 
     def __init__(self, delay=20, symbols=4):
         self.delay = whole("recall: delay", delay, minimum=0)
-        try:
-            self.symbols = whole("recall: symbols", symbols, minimum=2)
-        except ValueError:
-            raise ValueError(f"recall: needs at least 2 symbols; got {symbols!r}") from None
+        if not is_whole(symbols) or symbols < 2:
+            raise ValueError(f"recall: needs at least 2 symbols; got {symbols!r}")
+        self.symbols = int(symbols)
         self.input_size = self.symbols + 2
         self.output_size = self.symbols
         self.steps = self.delay + 2

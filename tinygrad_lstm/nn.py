@@ -50,12 +50,14 @@ class Module:
         for p in self._parameters.values():
             p.grad = None
 
-    def _init_parameters(self, shapes, rng, dtype, scale, forget_bias=FORGET_BIAS):
+    def _init_parameters(self, shapes, rng, dtype, scale, sizes, forget_bias=FORGET_BIAS):
         """Create parameters in `shapes`' order from one generator: same seed, same model.
 
         Weights (and peepholes) ~ U(−scale, scale), as PyTorch initialises its LSTM, RNN and
-        Linear; biases 0, except b_f = forget_bias.
+        Linear; biases 0, except b_f = forget_bias. First, a MemoryError naming `sizes` (the
+        constructor's arguments) if they cannot fit in the memory available.
         """
+        _check_fits(type(self).__name__, sizes, sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
         self._parameters = {}
         for name, shape in shapes.items():
             base = name.rsplit(".", 1)[-1]
@@ -108,10 +110,8 @@ class Linear(Module):
         shapes = {self.weight_name: (self.out_features, self.in_features)}
         if _flag("bias", bias):
             shapes[self.bias_name] = (self.out_features,)
-        dtype = _float_dtype(dtype)
-        _check_fits("Linear", {"in_features": self.in_features, "out_features": self.out_features},
-                    sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features))
+        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
+                              {"in_features": self.in_features, "out_features": self.out_features})
 
     def __call__(self, x):
         """x Wᵀ + b: one affine op (W x + b for a column x)."""
@@ -162,10 +162,8 @@ class LSTMCell(Module):
             shapes.update({f"{prefix}b_{g}": (H,) for g in self.gates})
         if self.peephole:
             shapes.update({f"{prefix}p_{g}": (H,) for g in ("f", "i", "o")})
-        dtype = _float_dtype(dtype)
-        _check_fits("LSTMCell", {"input_size": self.input_size, "hidden_size": H},
-                    sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H), forget_bias)
+        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
+                              {"input_size": self.input_size, "hidden_size": H}, forget_bias)
 
     def __call__(self, x_t, state):
         """(HS_t, CS_t) from x_t and state = (HS_{t−1}, CS_{t−1})."""
@@ -217,10 +215,8 @@ class RNNCell(Module):
         shapes = {f"{prefix}W_xh": (H, self.input_size), f"{prefix}W_hh": (H, H)}
         if self.bias:
             shapes[f"{prefix}b_h"] = (H,)
-        dtype = _float_dtype(dtype)
-        _check_fits("RNNCell", {"input_size": self.input_size, "hidden_size": H},
-                    sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H))
+        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
+                              {"input_size": self.input_size, "hidden_size": H})
 
     def __call__(self, x_t, state):
         """(HS_t,) from x_t and state = (HS_{t−1},)."""

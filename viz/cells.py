@@ -71,5 +71,4 @@ def draw_cells(drawing, scale):
 
 
 def _legend_cells(graph, scale, x, y):
-    label = f'<<table border="0" cellborder="1" cellspacing="0">{scale.legend_rows()}</table>>'
-    graph.node("legend", label=label, shape="plaintext", pos=pos(x, y))
+    graph.node("legend", label=f"<{scale.legend_table()}>", shape="plaintext", pos=pos(x, y))

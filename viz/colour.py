@@ -39,16 +39,17 @@ class LogScale:
         """Black on the light colours, white on the dark ones."""
         return "white" if self.position(norm) > 0.6 else "black"
 
-    def legend_rows(self, ticks=5):
-        """HTML-like table rows (for a Graphviz label): the title, then swatches lo..hi."""
+    def legend_table(self, ticks=5):
+        """An HTML-like table (for a Graphviz label): the title, then swatches lo..hi."""
         cells = []
         for k in range(ticks):
             x = k / (ticks - 1)
             value = 10 ** (math.log10(self.lo) + x * (math.log10(self.hi) - math.log10(self.lo)))
             font = "white" if x > 0.6 else "black"
             cells.append(f'<td bgcolor="{interpolate(x)}"><font color="{font}">{value:.1e}</font></td>')
-        return (f'<tr><td colspan="{ticks}">{escape(LEGEND_TITLE)}: pale is small, dark red is large '
-                f'(log scale)</td></tr><tr>{"".join(cells)}</tr>')
+        return (f'<table border="0" cellborder="1" cellspacing="0"><tr><td colspan="{ticks}">'
+                f'{escape(LEGEND_TITLE)}: pale is small, dark red is large (log scale)</td></tr>'
+                f'<tr>{"".join(cells)}</tr></table>')
 
 
 def check_grad_range(grad_range, who):

@@ -124,8 +124,7 @@ def _draw_plain(drawing, show_values, scale):
         for parent in child.parents:
             graph.edge(index[id(parent)], index[id(child)], **PLAIN_EDGE)
     if scale is not None:
-        graph.attr(label=f"<<table border='0' cellborder='1' cellspacing='0'>{scale.legend_rows()}</table>>"
-                   .replace("'", '"'))
+        graph.attr(label=f"<{scale.legend_table()}>")
 
 
 # --- writing files -------------------------------------------------------------------

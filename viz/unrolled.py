@@ -161,7 +161,6 @@ def _legend(graph, scale, x, y, tensors):
         rows.append("‖∇‖ on a node: its gradient norm ‖∂L/∂node‖")
     cells = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
     if scale is not None:
-        cells += (f'<tr><td><table border="0" cellborder="1" cellspacing="0">{scale.legend_rows()}'
-                  f"</table></td></tr>")
+        cells += f"<tr><td>{scale.legend_table()}</td></tr>"
     graph.node("legend", label=f'<<table border="0" cellborder="0" cellspacing="2">{cells}</table>>',
                shape="plaintext", pos=pos(x + 210, y + 20 + (75 if scale is None else 100)))

@@ -39,6 +39,7 @@ def _broadcast(name, op, x, y):
 class Add(Function):
     """z = x + y;  dz/dx = 1, dz/dy = 1."""
     name = "add"
+    needs_values = False
 
     @staticmethod
     def forward(x, y):
@@ -52,6 +53,7 @@ class Add(Function):
 class Sub(Function):
     """z = x − y;  dz/dx = 1, dz/dy = −1."""
     name = "sub"
+    needs_values = False
 
     @staticmethod
     def forward(x, y):
@@ -155,6 +157,7 @@ def affine(x, w, b=None):
 class Neg(Function):
     """z = −x;  dz/dx = −1."""
     name = "neg"
+    needs_values = False
 
     @staticmethod
     def forward(x):
@@ -254,6 +257,7 @@ def _axes(name, axis, ndim):
 class Sum(Function):
     """z = Σ x over `axis`;  dz/dx = 1, so g is copied back along the summed axes."""
     name = "sum"
+    needs_values = False
 
     @staticmethod
     def forward(x, axis=None, keepdims=False):
@@ -279,6 +283,7 @@ def _kept_shape(x, axis):
 class Mean(Function):
     """z = (1/n) Σ x over `axis` (n elements per output);  dz/dx = 1/n."""
     name = "mean"
+    needs_values = False
 
     @staticmethod
     def forward(x, axis=None, keepdims=False):
@@ -297,6 +302,7 @@ class Mean(Function):
 class Reshape(Function):
     """z = x viewed with a new shape;  the gradient is g viewed with x's shape."""
     name = "reshape"
+    needs_values = False
 
     @staticmethod
     def forward(x, shape):
@@ -317,6 +323,7 @@ class Reshape(Function):
 class Transpose(Function):
     """z = x with its axes permuted (reversed by default);  the gradient is g permuted back."""
     name = "transpose"
+    needs_values = False
 
     @staticmethod
     def forward(x, axes=None):
@@ -368,6 +375,7 @@ def _frozen_one(i):
 class GetItem(Function):
     """z = x[index];  the gradient is g at `index` and zero elsewhere (repeats add up)."""
     name = "getitem"
+    needs_values = False
 
     @classmethod
     def apply(cls, x, index):
@@ -400,6 +408,7 @@ class GetItem(Function):
 class Concat(Function):
     """z = [x₁; x₂; …] along `axis`;  each input's gradient is its slice of g."""
     name = "concat"
+    needs_values = False
 
     @staticmethod
     def forward(*xs, axis=0):
@@ -451,6 +460,7 @@ def _join(op, tensors, axis):
 class Stack(Function):
     """z = [x₁, x₂, …] along a new `axis`;  each input's gradient is g indexed at its position."""
     name = "stack"
+    needs_values = False
 
     @staticmethod
     def forward(*xs, axis=0):

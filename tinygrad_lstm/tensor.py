@@ -9,6 +9,8 @@ import threading
 
 import numpy as np
 
+from . import versions
+
 DEFAULT_DTYPE = np.dtype(np.float64)
 
 
@@ -30,11 +32,12 @@ _mode = _Mode()
 class Tensor:
     """An n-d float array with an optional gradient and a link to the op that made it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_inputs", "_options")
+    __slots__ = ("_data", "grad", "requires_grad", "name", "scope",
+                 "_op", "_parents", "_inputs", "_output", "_options", "_saved_at")
     __array_ufunc__ = None   # `ndarray + Tensor` defers to Tensor.__radd__ instead of looping
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
-        self.data = _as_float_array(data, dtype)
+        self._data = _as_float_array(data, dtype)
         self.grad = None
         if requires_grad is not False and requires_grad is not True:   # the common case, fast
             requires_grad = _check_requires_grad(requires_grad)
@@ -54,11 +57,26 @@ class Tensor:
         """The tensors this one was computed from (empty for a leaf)."""
         return self._parents
 
+    # --- the data ------------------------------------------------------------------
+    @property
+    def data(self):
+        """The numpy array this tensor holds (shared, not copied)."""
+        return self._data
+
+    @data.setter
+    def data(self, array):
+        # `t.data -= lr * t.grad` changes the array in place, then hands the same array back
+        # here: an op may have saved it for backward(), so note the write (versions.py).
+        # A new array replaces this one and leaves any saved one as it was.
+        if array is self._data:
+            versions.mark_written(array)
+        self._data = array
+
     # --- plain array facts ---------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
-    dtype = property(lambda self: self.data.dtype)
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
+    dtype = property(lambda self: self._data.dtype)
 
     def __len__(self):
         if self.data.ndim == 0:
@@ -120,10 +138,12 @@ class Tensor:
                 continue
             _check_gradient(node, g, anomaly)
             total = g if node.grad is None else node.grad + g
-            node.grad = np.array(total, dtype=node.data.dtype)   # an array of its own, never shared
+            node.grad = np.array(total, dtype=node._data.dtype)  # an array of its own, never shared
             if node._op is None:   # a leaf: nothing further back
                 continue
-            input_grads = node._op.backward(g, node.data, *node._inputs, **node._options)
+            if versions.clock[0] > node._saved_at and node._op.needs_values:   # a write since?
+                _check_unchanged(node)
+            input_grads = node._op.backward(g, node._output, *node._inputs, **node._options)
             if anomaly:
                 _check_backward(node, input_grads)
             for parent, pg in zip(node._parents, input_grads):
@@ -179,18 +199,21 @@ class Function:
 
     where g = dL/d(output), and each gradient is summed back to its input's shape. The
     tensor an op makes records what the rules need: the op's class, its parents (Tensors),
-    their arrays at forward time (the very arrays: a later `.data = ...` is not seen), and
-    its options. Because the rules are plain functions of arrays, the compiled path
+    their arrays and its output at forward time (the very arrays: a later `.data = ...` is
+    not seen, and a change in place is caught by backward(), see versions.py), its options,
+    and the version clock's reading. Because the rules are plain functions of arrays, the compiled path
     (compiled.py) runs the very same rules on symbolic arrays to write its program: eager
     and compiled share every derivative. The rules must not modify their arguments: the
     same array may reach several ops.
     """
 
     name = ""
+    needs_values = True   # False if backward reads only the shapes of what the op saved (add,
+                          # sum, reshape...): a later change in place cannot alter its gradient
 
     @classmethod
     def apply(cls, *parents, **options):
-        inputs = tuple([p.data for p in parents])
+        inputs = tuple([p._data for p in parents])
         data = cls.forward(*inputs, **options)
         if data.__class__ is not np.ndarray:  # numpy gives a scalar for 0-d arithmetic
             data = np.asarray(data)
@@ -198,10 +221,11 @@ class Function:
         if mode["anomaly"]:
             _check_forward(cls, parents, data)
         out = Tensor.__new__(Tensor)          # skips __init__'s checks: data is the op's array
-        out.data, out.grad, out.name, out.scope = data, None, None, mode["scope"]
+        out._data, out.grad, out.name, out.scope = data, None, None, mode["scope"]
         out.requires_grad = mode["grad_enabled"] and any([p.requires_grad for p in parents])
-        if out.requires_grad:                 # record what backward() will need
+        if out.requires_grad:                 # record what backward() will need, and when
             out._op, out._parents, out._inputs, out._options = cls, parents, inputs, options
+            out._output, out._saved_at = data, versions.clock[0]
         else:
             out._op, out._parents = None, ()
         return out
@@ -219,14 +243,26 @@ def _check_gradient(node, g, anomaly=False):
     """The gradient reaching a node has the node's shape (else its .data was replaced)."""
     if anomaly and not np.all(np.isfinite(g)):
         raise FloatingPointError(f"detect_anomaly: the gradient reaching {_describe(node)} is not finite")
-    if g.shape != node.data.shape:           # numpy arrays and scalars alike have .shape
+    if g.shape != node._data.shape:           # numpy arrays and scalars alike have .shape
         raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {g.shape}, "
-                           f"but its data has shape {node.data.shape} now: was its .data replaced "
+                           f"but its data has shape {node._data.shape} now: was its .data replaced "
                            f"after the graph was built?")
     if node.grad is not None and getattr(node.grad, "shape", None) != g.shape:
         raise ValueError(f"backward(): {_describe(node)}.grad was set to "
                          f"{getattr(node.grad, 'shape', type(node.grad).__name__)}, but its gradient "
-                         f"has shape {node.data.shape}; set .grad = None to start again")
+                         f"has shape {node._data.shape}; set .grad = None to start again")
+
+
+def _check_unchanged(node):
+    """No array that node's op saved for its backward rule (its inputs and its output) was
+    changed in place after the op ran (versions.py)."""
+    saved = [(f"its input #{k}, {_describe(p)}", a) for k, (p, a) in enumerate(zip(node._parents, node._inputs))]
+    for what, array in saved + [("its output", node._output)]:
+        if versions.written_since(array, node._saved_at):
+            raise RuntimeError(f"backward(): op '{node.op}' making {_describe(node)} saved {what}, "
+                               f"whose data was then changed in place, so its gradient would be wrong. "
+                               f"Change data in place only after backward() (as an optimizer step "
+                               f"does), or assign a new array (t.data = t.data - x)")
 
 
 def _add(node, a, b):

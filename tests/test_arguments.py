@@ -8,8 +8,12 @@ import pytest
 
 from tinygrad_lstm import Tensor
 from tinygrad_lstm.data import NextChar, PartOfSpeech, Recall, make_task
+from tinygrad_lstm.gradcheck import compare
+from tinygrad_lstm.interop import from_torch_state_dict, to_torch_state_dict
 from tinygrad_lstm.nn import LSTM, RNN
+from tinygrad_lstm.optim import SGD, Adam, clip_grad_norm
 from tinygrad_lstm.train import train
+from viz import draw_graph
 
 i64, i32, f64, f32 = np.int64, np.int32, np.float64, np.float32
 
@@ -24,7 +28,16 @@ ACCEPTED = [
     ("NextChar", lambda: NextChar(steps=i64(5))),
     ("batch size", lambda: Recall(delay=2).batch(i64(3), np.random.default_rng(0))),
     ("train", lambda: train(LSTM(6, 4, 4), Recall(delay=2), steps=i64(2), batch_size=i32(2), lr=f64(0.1),
-                            clip=f32(1.0), seed=i64(1), bptt_window=i64(2), diverge_factor=f64(100))),
+                            clip=f32(1.0), seed=i64(1), bptt_window=i64(2), diverge_factor=f64(100),
+                            compiled=np.True_)),
+    ("SGD", lambda: SGD(_params(), lr=f32(0.1), momentum=i64(0))),
+    ("SGD int lr", lambda: SGD(_params(), lr=i64(1), momentum=f64(0.5))),
+    ("Adam", lambda: Adam(_params(), lr=f32(0.01), betas=(f32(0.9), i64(0)), eps=f64(1e-8))),
+    ("clip_grad_norm", lambda: clip_grad_norm(_params(), max_norm=i32(1))),
+    ("compare", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], eps=f32(1e-5),
+                                max_fd_elements=i64(0), seed=i32(0))),
+    ("from_torch_state_dict", lambda: from_torch_state_dict(to_torch_state_dict(LSTM(2, 3, 2)),
+                                                            strict=np.False_)),
 ]
 
 
@@ -82,7 +95,60 @@ REFUSED = [
      "train: seed must be a whole number ≥ 0; got np.int64(-1)"),
     ("train seed str", lambda: train(LSTM(6, 4, 4), Recall(delay=2), seed="0"),
      "train: seed must be a whole number ≥ 0; got '0'"),
+    ("train clip 0", lambda: train(LSTM(6, 4, 4), Recall(delay=2), clip=0),
+     "train: clip must be a positive finite number (or None); got 0"),
+    ("train clip inf", lambda: train(LSTM(6, 4, 4), Recall(delay=2), clip=f64(np.inf)),
+     "train: clip must be a positive finite number (or None); got np.float64(inf)"),
+    ("train clip bool", lambda: train(LSTM(6, 4, 4), Recall(delay=2), clip=True),
+     "train: clip must be a positive finite number (or None); got True"),
+    ("train bptt_window 0", lambda: train(LSTM(6, 4, 4), Recall(delay=2), bptt_window=i64(0)),
+     "train: bptt_window must be a positive integer (or None); got np.int64(0)"),
+    ("train bptt_window float", lambda: train(LSTM(6, 4, 4), Recall(delay=2), bptt_window=2.0),
+     "train: bptt_window must be a positive integer (or None); got 2.0"),
+    ("SGD lr 0", lambda: SGD(_params(), lr=0), "SGD: lr must be a positive finite number; got 0"),
+    ("SGD lr nan", lambda: SGD(_params(), lr=f32(np.nan)), "SGD: lr must be a positive finite number; got np.float32(nan)"),
+    ("SGD lr str", lambda: SGD(_params(), lr="0.1"), "SGD: lr must be a positive finite number; got '0.1'"),
+    ("SGD momentum 1", lambda: SGD(_params(), lr=0.1, momentum=1), "SGD: momentum must be a number in [0, 1); got 1"),
+    ("SGD momentum bool", lambda: SGD(_params(), lr=0.1, momentum=True),
+     "SGD: momentum must be a number in [0, 1); got True"),
+    ("Adam lr inf", lambda: Adam(_params(), lr=np.inf), "Adam: lr must be a positive finite number; got inf"),
+    ("Adam beta 1", lambda: Adam(_params(), betas=(0.9, 1.0)), "Adam: betas[1] must be a number in [0, 1); got 1.0"),
+    ("Adam beta bool", lambda: Adam(_params(), betas=(True, 0.9)), "Adam: betas[0] must be a number in [0, 1); got True"),
+    ("Adam betas one", lambda: Adam(_params(), betas=0.9), "Adam: betas must be two numbers in [0, 1); got 0.9"),
+    ("Adam eps 0", lambda: Adam(_params(), eps=i64(0)), "Adam: eps must be a positive finite number; got np.int64(0)"),
+    ("clip_grad_norm -1", lambda: clip_grad_norm(_params(), max_norm=-1),
+     "clip_grad_norm: max_norm must be a positive finite number; got -1"),
+    ("compare eps 0", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], eps=0),
+     "compare: eps must be a small positive number such as 1e-6; got 0"),
+    ("compare eps inf", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], eps=f64(np.inf)),
+     "compare: eps must be a small positive number such as 1e-6; got np.float64(inf)"),
+    ("compare max_fd_elements -1", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], max_fd_elements=-1),
+     "compare: max_fd_elements must be a whole number ≥ 0 (or None); got -1"),
+    ("compare max_fd_elements float", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], max_fd_elements=5.0),
+     "compare: max_fd_elements must be a whole number ≥ 0 (or None); got 5.0"),
 ]
+
+
+def _params():
+    return [Tensor(np.ones(3), requires_grad=True)]
+
+
+FLAGS = [   # flags take True or False (numpy's too), never a truthy string or a number
+    ("train compiled", lambda v: train(LSTM(6, 4, 4), Recall(delay=2), steps=1, compiled=v), "train: compiled"),
+    ("interop strict", lambda v: from_torch_state_dict(to_torch_state_dict(LSTM(2, 3, 2)), strict=v),
+     "from_torch_state_dict: strict"),
+    ("draw_graph show_values", lambda v: draw_graph(Tensor([1.0]), show_values=v), "draw_graph: show_values"),
+    ("draw_graph force", lambda v: draw_graph(Tensor([1.0]), force=v), "draw_graph: force"),
+    ("Tensor requires_grad", lambda v: Tensor([1.0], requires_grad=v), "Tensor: requires_grad"),
+]
+
+
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None, 1.0])
+@pytest.mark.parametrize("what, call, named", FLAGS, ids=[f[0] for f in FLAGS])
+def test_flags_refuse_anything_but_true_or_false(what, call, named, value):
+    with pytest.raises(TypeError) as caught:
+        call(value)
+    assert str(caught.value) == f"{named} must be True or False; got {value!r}"
 
 
 @pytest.mark.parametrize("what, call, message", REFUSED, ids=[r[0] for r in REFUSED])

@@ -108,7 +108,7 @@ def test_a_float32_model_trains_the_same_on_both_paths():
 def test_compiled_must_be_a_bool():
     task = Recall(delay=3)
     assert_clear_error(lambda: train(LSTM(task.input_size, 4, task.output_size), task, compiled="yes"),
-                       ValueError, ["compiled", "True or False", "'yes'"])
+                       TypeError, ["compiled", "True or False", "'yes'"])
 
 
 def test_train_no_longer_reuses_freed_memory():

@@ -1,4 +1,4 @@
-"""Argument checks shared by the constructors: numpy scalars count like Python numbers
+"""Argument checks shared across the library: numpy scalars count like Python numbers
 (np.int64(3) is a whole number, np.float32(0.5) a real one), bool never does, and every
 message quotes the value exactly as the caller gave it."""
 import math
@@ -30,13 +30,41 @@ def whole(what, value, minimum=1, or_none=False):
     return int(value)
 
 
-def finite(what, value):
-    """`value` as a float, if it is a finite real number (int, float or a numpy scalar of
-    either, not bool); else ValueError quoting it."""
-    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)) \
-            or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number; got {value!r}")
+def is_real(value):
+    """True for int, float and numpy integer and floating scalars; False for bool (and np.bool_)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def real(what, value, above=None, at_least=None, below=None, or_none=False, expected=None):
+    """`value` as a float, if it is a finite real number within the bounds given (above:
+    greater than, at_least: ≥, below: less than); else ValueError quoting it. `expected`
+    replaces the description the bounds make ("a positive finite number")."""
+    if or_none and value is None:
+        return None
+    if not (is_real(value) and math.isfinite(value) and (above is None or value > above)
+            and (at_least is None or value >= at_least) and (below is None or value < below)):
+        if expected is None:
+            expected = _describe_range(above, at_least, below)
+        raise ValueError(f"{what} must be {expected}{' (or None)' if or_none else ''}; got {value!r}")
     return float(value)
+
+
+def _describe_range(above, at_least, below):
+    if at_least is not None and below is not None:
+        return f"a number in [{at_least:g}, {below:g})"
+    if above == 0 and at_least is None and below is None:
+        return "a positive finite number"
+    bounds = [f"{words} {bound:g}" for words, bound in (("greater than", above), ("≥", at_least),
+                                                         ("less than", below)) if bound is not None]
+    return "a finite number" + (f" {' and '.join(bounds)}" if bounds else "")
+
+
+def flag(what, value):
+    """`value` as a bool, if it is True or False (numpy's too); else TypeError quoting it: a
+    truthy string such as 'no' must not quietly mean True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be True or False; got {value!r}")
+    return bool(value)
 
 
 def available_bytes():

@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .checks import whole
+from .checks import real, whole
 from .tensor import Tensor, no_grad
 
 EPS = 1e-6
@@ -69,9 +69,7 @@ def _tensors(who, tensors, need_grad=False):
 
 
 def _eps(who, eps):
-    if not isinstance(eps, (int, float, np.floating)) or isinstance(eps, bool) or not 0 < eps < np.inf:
-        raise ValueError(f"{who}: eps must be a small positive number such as 1e-6; got {eps!r}")
-    return float(eps)
+    return real(f"{who}: eps", eps, above=0, expected="a small positive number such as 1e-6")
 
 
 def _scalar(out):
@@ -211,9 +209,7 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
 
     if not isinstance(model, (LSTM, RNN)):
         raise TypeError(f"compare: expected an LSTM or RNN model; got {type(model).__name__}")
-    if max_fd_elements is not None and (not isinstance(max_fd_elements, (int, np.integer))
-                                        or isinstance(max_fd_elements, bool) or max_fd_elements < 0):
-        raise ValueError(f"compare: max_fd_elements must be a whole number or None; got {max_fd_elements!r}")
+    max_fd_elements = whole("compare: max_fd_elements", max_fd_elements, minimum=0, or_none=True)
     eps = _eps("compare", eps)
     seed = whole("compare: seed", seed, minimum=0)
     if isinstance(model, RNN) and c0 is not None:

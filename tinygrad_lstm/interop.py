@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from .checks import flag
 from .nn import LSTM, RNN
 from .tensor import Tensor
 
@@ -54,8 +55,7 @@ def from_torch_state_dict(state_dict, dtype="float64", strict=True):
     (`weight_hr_l*`) LSTMs are refused either way."""
     if not hasattr(state_dict, "items"):
         raise TypeError(f"from_torch_state_dict: expected a dict of arrays by name; got {type(state_dict).__name__}")
-    if not isinstance(strict, bool):
-        raise TypeError(f"from_torch_state_dict: strict must be True or False; got {strict!r}")
+    strict = flag("from_torch_state_dict: strict", strict)
     state_dict = dict(state_dict.items())
     expected = _expected_keys(state_dict, strict)
     sd = {name: _numpy(name, state_dict[name]) for name in expected}

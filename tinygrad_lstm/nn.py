@@ -22,7 +22,7 @@ from typing import Dict, List
 import numpy as np
 
 from . import ops
-from .checks import check_fits, finite, is_whole, whole
+from .checks import check_fits, is_whole, real, whole
 from .files import write_atomically
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
@@ -93,7 +93,7 @@ def _flag(what, value):
 
 
 def _forget_bias(value):
-    return finite("forget_bias", value)
+    return real("forget_bias", value)
 
 
 class Linear(Module):

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .checks import real
 from .tensor import Tensor
 
 
@@ -32,17 +33,10 @@ def _parameters(params, who):
     return params
 
 
-def _positive(who, name, value):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) or not value > 0 \
-            or not math.isfinite(value):
-        raise ValueError(f"{who}: {name} must be a positive number; got {value!r}")
-    return float(value)
-
-
 class Optimizer:
     def __init__(self, params, lr):
         self.params = _parameters(params, type(self).__name__)
-        self.lr = _positive(type(self).__name__, "lr", lr)
+        self.lr = real(f"{type(self).__name__}: lr", lr, above=0)
 
     def _grads(self):
         """[(index, parameter, gradient)] for the parameters that have a gradient. Every
@@ -74,9 +68,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0):
         super().__init__(params, lr)
-        if not isinstance(momentum, (int, float, np.floating)) or isinstance(momentum, bool) or not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1); got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = real("SGD: momentum", momentum, at_least=0, below=1)
         self.velocity = [None] * len(self.params)
 
     def step(self):
@@ -94,11 +86,10 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2 or not all(
-                isinstance(b, (int, float, np.floating)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be two numbers in [0, 1); got {betas!r}")
-        self.betas = tuple(float(b) for b in betas)
-        self.eps = _positive("Adam", "eps", eps)
+        self.betas = tuple(real(f"Adam: betas[{k}]", b, at_least=0, below=1) for k, b in enumerate(betas))
+        self.eps = real("Adam: eps", eps, above=0)
         self.t = 0
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
@@ -121,7 +112,7 @@ def clip_grad_norm(params, max_norm):
     """Scale all gradients together so their joint L2 norm is at most max_norm; return the
     norm before clipping (NaN or inf if a gradient is not finite: nothing is scaled then)."""
     params = _parameters(params, "clip_grad_norm")
-    max_norm = _positive("clip_grad_norm", "max_norm", max_norm)
+    max_norm = real("clip_grad_norm: max_norm", max_norm, above=0)
     grads = [p.grad for p in params if p.grad is not None]
     for g in grads:
         if getattr(g, "dtype", np.dtype(object)).kind != "f":

@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .checks import whole
+from .checks import flag, real, whole
 from .data import Task
 from .nn import LSTM, RNN
 from .optim import SGD, Adam, clip_grad_norm
@@ -141,26 +141,17 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     if not isinstance(task, Task):
         raise TypeError(f"train: task must be a Task (tinygrad_lstm.data.make_task(name)); got {task!r:.40}")
     steps, batch_size = whole("train: steps", steps), whole("train: batch_size", batch_size)
-    if bptt_window is not None and (not isinstance(bptt_window, (int, np.integer)) or isinstance(bptt_window, bool)
-                                    or bptt_window < 1):
-        raise ValueError(f"train: bptt_window must be a positive integer or None; got {bptt_window!r}")
-    if clip is not None and (not isinstance(clip, (int, float, np.integer, np.floating)) or isinstance(clip, bool)
-                             or not 0 < clip < math.inf):
-        raise ValueError(f"train: clip must be a positive finite number or None; got {clip!r}")
+    bptt_window = whole("train: bptt_window", bptt_window, or_none=True)
+    clip = real("train: clip", clip, above=0, or_none=True)
     seed = whole("train: seed", seed, minimum=0)
     if (model.input_size, model.output_size) != (task.input_size, task.output_size):
         raise ValueError(f"train: the task {task.name} has input size {task.input_size} and "
                          f"{task.output_size} classes; the model has {model.input_size} and "
                          f"{model.output_size}")
-    if not isinstance(compiled, (bool, np.bool_)):
-        raise ValueError(f"train: compiled must be True or False; got {compiled!r}")
-    if diverge_factor is not None and (not isinstance(diverge_factor, (int, float, np.integer, np.floating))
-                                       or isinstance(diverge_factor, (bool, np.bool_))
-                                       or not 1 < diverge_factor < math.inf):
-        raise ValueError(f"train: diverge_factor must be a finite number greater than 1 (how many times the "
-                         f"first loss counts as diverging), or None to turn the check off; "
-                         f"got {diverge_factor!r}")
-    diverge_factor = None if diverge_factor is None else float(diverge_factor)
+    compiled = flag("train: compiled", compiled)
+    diverge_factor = real("train: diverge_factor", diverge_factor, above=1, or_none=True,
+                          expected="a finite number greater than 1 (how many times the first loss counts "
+                                   "as diverging), or None to turn the check off")
     program = model.compile() if compiled else None
     params = model.parameters()
     opt = make_optimizer(optimizer, params, DEFAULT_LR.get(optimizer) if lr is None else lr)

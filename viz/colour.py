@@ -1,8 +1,8 @@
 """The gradient colour scale: a norm -> a colour, on a logarithmic scale, and its legend."""
 import math
-import numbers
 
-import numpy as np
+from tinygrad_lstm.checks import is_real
+
 
 # ColorBrewer YlOrRd: light for small gradients, dark red for large ones.
 PALETTE = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026"]
@@ -54,9 +54,7 @@ class LogScale:
 
 def check_grad_range(grad_range, who):
     """(low, high), two finite numbers with 0 < low < high."""
-    ok = isinstance(grad_range, (tuple, list)) and len(grad_range) == 2 and all(
-        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in grad_range)
-    if not ok:
+    if not (isinstance(grad_range, (tuple, list)) and len(grad_range) == 2 and all(map(is_real, grad_range))):
         raise TypeError(f"{who}: grad_range must be (low, high), two numbers; got {grad_range!r}")
     low, high = (float(v) for v in grad_range)
     if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):

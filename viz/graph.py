@@ -18,8 +18,8 @@ logarithmic scale, with a legend: pale is small, dark red is large.
 import sys
 
 import graphviz
-import numpy as np
 
+from tinygrad_lstm.checks import flag
 from tinygrad_lstm.files import check_output_path, write_atomically
 from tinygrad_lstm.tensor import topological_order
 
@@ -58,8 +58,7 @@ def _check(tensor, detail, show_values, show_grads, grad_range, force):
     if detail not in DETAILS:
         raise ValueError(f"draw_graph: detail must be 'op' or 'cell'; got {detail!r}")
     for name, value in (("show_values", show_values), ("show_grads", show_grads), ("force", force)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"draw_graph: {name} must be True or False; got {value!r}")
+        flag(f"draw_graph: {name}", value)
     if grad_range is not None:
         check_grad_range(grad_range, "draw_graph")
         if not show_grads:

@@ -93,3 +93,43 @@ def test_a_broken_pipe_that_is_not_stdout_s_is_an_error(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_stdout_closed", lambda: False)
     assert cli.main(["example"]) == 1
     assert "Broken pipe" in capsys.readouterr().err
+
+
+# --- sizes: refused before the graph or the data is built -----------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (("render", "--steps", "1000000000"), ["op-level picture of 16,000,000,018 tensors", "detail='cell'"]),
+    (("render", "--steps", "300", "--model", "rnn", "--layers", "3"), ["op-level picture of", "past 4,000"]),
+    (("render", "--steps", "1000000", "--detail", "cell"), ["cell-level picture of 1,000,000 steps",
+                                                             "past 5,000", "draw fewer steps"]),
+])
+def test_render_refuses_a_picture_too_big_before_building_it(tmp_path, args, words):
+    result = run(*args, "-o", str(tmp_path / "g.svg"))   # a billion steps would never finish
+    assert result.returncode == 2 and one_line(result.stderr), result.stderr
+    assert all(w in result.stderr for w in words), result.stderr
+    assert not (tmp_path / "g.svg").exists()
+
+
+@pytest.mark.parametrize("command", ["check", "render"])
+def test_data_too_big_for_memory_names_the_flags(tmp_path, command):
+    extra = ("-o", str(tmp_path / "g.svg"), "--detail", "cell") if command == "render" else ()
+    result = run(command, "--steps", "5", "--batch", "100000000000", *extra)
+    assert result.returncode == 1 and one_line(result.stderr), result.stderr
+    assert "the data (--steps 5 × --batch 100000000000 × --input 3) needs 12,000,000,000,000 bytes" \
+        in result.stderr and "bytes available" in result.stderr
+
+
+@pytest.mark.parametrize("flags", [(), ("--model", "rnn"), ("--layers", "2", "--peephole"),
+                                   ("--loss", "all", "--batch", "3"), ("--no-bias", "--model", "rnn")])
+def test_the_tensor_count_foreseen_is_the_count_built(flags):
+    from tinygrad_lstm.tensor import topological_order
+    args = cli.build_parser().parse_args(["render", *flags, "--steps", "7", "-o", "g.svg"])
+    assert cli._tensors_in(args) == len(topological_order(cli._loss_to_draw(args)))
+
+
+def test_the_gradient_plot_names_its_sizes_when_the_inputs_cannot_fit(tmp_path):
+    from viz.plots import vanishing_gradient_demo
+    with pytest.raises(MemoryError, match=r"vanishing_gradient_demo: the inputs \(steps=1000000 × "
+                                          r"batch=1000000 × input_size=4\) needs 32,000,000,000,000 bytes"):
+        vanishing_gradient_demo(tmp_path / "p.png", steps=1_000_000, batch=1_000_000)
+    assert not (tmp_path / "p.png").exists()

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from . import __version__
+from .checks import check_fits
 from .data import TASKS
 from .files import check_output_path
 from .train import DEFAULT_LR, OPTIMIZERS, train
@@ -180,27 +181,49 @@ def _model_and_data(args):
                     seed=args.seed)
     rng = np.random.default_rng(args.seed)
     batch = () if args.batch == 1 else (args.batch,)
+    _check_data_fits(args)
     xs = rng.standard_normal((args.steps, *batch, args.input))
     targets = rng.integers(0, args.output, size=(args.steps, *batch))
     return model, xs, targets, rng
 
 
+def _check_data_fits(args):
+    check_fits(args.command, f"the data (--steps {args.steps} × --batch {args.batch} × --input {args.input})",
+               8 * args.steps * args.batch * args.input)
+
+
 def render_graph(args, out=sys.stdout):
     """The unrolled graph of the model's loss, drawn to a file."""
     from viz import render
+    from viz.graph import check_size
     check_output_path(args.o, "render")
-    model, xs, targets, _ = _model_and_data(args)
-    mask = None
-    if args.loss == "last":                    # many-to-one: watch one loss's gradient go back
-        mask = np.zeros(targets.shape, dtype=bool)
-        mask[-1] = True
-    loss = model.loss(xs, targets, mask=mask)
+    _check_data_fits(args)
+    check_size(_tensors_in(args), args.steps, args.detail, args.force)   # before building T steps
+    loss = _loss_to_draw(args)
     if args.grads:
         loss.backward()
     path = render(loss, args.o, detail=args.detail, show_grads=args.grads, show_values=args.values,
                   force=args.force)
     print(f"wrote {path}", file=out)
     return 0
+
+
+def _loss_to_draw(args):
+    model, xs, targets, _ = _model_and_data(args)
+    mask = None
+    if args.loss == "last":                    # many-to-one: watch one loss's gradient go back
+        mask = np.zeros(targets.shape, dtype=bool)
+        mask[-1] = True
+    return model.loss(xs, targets, mask=mask)
+
+
+def _tensors_in(args):
+    """How many tensors the graph of --steps steps will have: every step adds as many as
+    the second did, so two tiny graphs tell, without building the big one."""
+    from .tensor import topological_order
+    one, two = (len(topological_order(_loss_to_draw(argparse.Namespace(**{**vars(args), "steps": T}))))
+                for T in (1, 2))
+    return one + (args.steps - 1) * (two - one)
 
 
 def plot_gradients(args, out=sys.stdout):

@@ -32,6 +32,7 @@ from .unrolled import draw_unrolled
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".html": "html"}
 DETAILS = ("op", "cell")
 MAX_OP_NODES = 4000      # tensors: an op-level picture this big takes about 3 s (benchmarks/render.py)
+MAX_CELL_STEPS = 5000    # steps: a cell-level picture this long takes about 3 s too
 FEEDBACK_NODES = 1500    # and this big, about a second (and as many steps at cell level)
 
 
@@ -41,6 +42,23 @@ class GraphvizNotFoundError(RuntimeError):
 
 class TooBigError(ValueError):
     """The picture would take Graphviz long to draw; detail="cell" or force=True."""
+
+
+def check_size(tensors, steps, detail, force):
+    """TooBigError, unless force, for a picture past the limits: with `tensors` tensors
+    and `steps` time steps. The command line asks this before it builds the graph."""
+    if force:
+        return
+    if detail == "op" and tensors > MAX_OP_NODES:
+        raise TooBigError(
+            f"draw_graph: an op-level picture of {tensors:,} tensors ({steps:,} steps) is past "
+            f"{MAX_OP_NODES:,}, where Graphviz takes more than a few seconds; draw it with "
+            f"detail='cell' (a node per step), or pass force=True (--force) to wait for it")
+    if detail == "cell" and steps > MAX_CELL_STEPS:
+        raise TooBigError(
+            f"draw_graph: a cell-level picture of {steps:,} steps is past {MAX_CELL_STEPS:,}, where "
+            f"Graphviz takes more than a few seconds and the file tens of megabytes; draw fewer "
+            f"steps, or pass force=True (--force) to wait for it")
 
 
 # --- reading the graph ---------------------------------------------------------------
@@ -84,11 +102,7 @@ def _drawing(tensor, detail="op", show_values=False, show_grads=False, grad_rang
     _check(tensor, detail, show_values, show_grads, grad_range, force)
     nodes = walk(tensor)
     steps = len({time_of(t.scope) for t in nodes} - {None})
-    if detail == "op" and len(nodes) > MAX_OP_NODES and not force:
-        raise TooBigError(
-            f"draw_graph: an op-level picture of {len(nodes)} tensors ({steps} steps) is past "
-            f"{MAX_OP_NODES}, where Graphviz takes more than a few seconds; draw it with "
-            f"detail='cell' (a node per step), or pass force=True (--force) to wait for it")
+    check_size(len(nodes), steps, detail, force)
     if (len(nodes) if detail == "op" else steps) > FEEDBACK_NODES:      # about a second: say so
         what = f"{len(nodes):,} tensors" if detail == "op" else f"{steps:,} steps"
         print(f"drawing {what}: a second or more", file=sys.stderr, flush=True)

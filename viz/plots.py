@@ -84,12 +84,14 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
 def vanishing_gradient_demo(path, steps=50, input_size=4, hidden_size=16, output_size=4, batch=8, seed=0):
     """An LSTM and an RNN of the same sizes and seed, the same random inputs, and a loss at
     the last step only (a many-to-one task): plot how far back its gradient reaches."""
-    from tinygrad_lstm.checks import whole
+    from tinygrad_lstm.checks import check_fits, whole
     from tinygrad_lstm.nn import LSTM, RNN
     for name, value in (("steps", steps), ("input_size", input_size), ("hidden_size", hidden_size),
                         ("output_size", output_size), ("batch", batch)):
         whole(f"vanishing_gradient_demo: {name}", value)
     whole("vanishing_gradient_demo: seed", seed, minimum=0)
+    check_fits("vanishing_gradient_demo", f"the inputs (steps={steps} × batch={batch} × input_size={input_size})",
+               8 * steps * batch * input_size)
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((steps, batch, input_size))
     targets = rng.integers(0, output_size, size=(steps, batch))

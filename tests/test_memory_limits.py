@@ -112,3 +112,69 @@ def test_available_bytes_falls_back_to_sysconf(monkeypatch):
     assert checks.available_bytes() == 4_096_000
     monkeypatch.setattr(checks.os, "sysconf", lambda name: -1)
     assert checks.available_bytes() is None
+
+
+# --- the unrolled graph: eager and compiled ------------------------------------------------
+
+MODELS = {"lstm": lambda H, L: LSTM(3, H, 5, num_layers=L, seed=0),
+          "peephole": lambda H, L: LSTM(3, H, 5, num_layers=L, peephole=True, seed=0),
+          "rnn": lambda H, L: RNN(3, H, 5, num_layers=L, seed=0)}
+
+
+def _sequences(T, B):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((T, B, 3)), rng.integers(0, 5, size=(T, B))
+
+
+def _peak(model, T, B, path):
+    xs, ys = _sequences(T, B)
+    program = model.compile() if path == "compiled" else None
+    tracemalloc.start()
+    try:
+        if program is not None:
+            program.loss_and_grad(xs, ys)
+        else:
+            model.loss(xs, ys).backward()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("path", ["eager", "compiled"])
+@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("B, H, L", [(8, 64, 1), (1, 2, 1), (4, 16, 2)])
+def test_the_memory_foreseen_per_step_is_what_a_step_takes(kind, path, B, H, L):
+    """STEP_MEMORY against tracemalloc: what 40 more steps add is never more than 1.6 times
+    the estimate (the refusal below lets through no run that cannot fit), and where the
+    arrays dominate, not less than the estimate / 1.6 (nor refuses runs that fit). A tiny
+    compiled step takes a few hundred bytes, within tracemalloc's noise."""
+    model = MODELS[kind](H, L)
+    measured = (_peak(model, 60, B, path) - _peak(model, 20, B, path)) / 40
+    table = model.PEEPHOLE_STEP_MEMORY if kind == "peephole" else model.STEP_MEMORY
+    arrays, objects = table[path]
+    foreseen = L * (arrays * B * H * 8 + objects)
+    assert measured < foreseen * 1.6, (measured, foreseen)
+    if B * H >= 64 or path == "eager":
+        assert measured > foreseen / 1.6, (measured, foreseen)
+
+
+@pytest.mark.parametrize("path", ["eager", "compiled"])
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_a_sequence_too_long_is_refused_before_unrolling(small_memory, kind, path):
+    model = MODELS[kind](64, 1)
+    T = 1_000
+    xs, ys = np.broadcast_to(0.0, (T, 8, 3)), np.broadcast_to(0, (T, 8))    # no memory of their own
+    run = model.compile().loss_and_grad if path == "compiled" else model.loss
+    message, peak = refused_with_peak(lambda: run(xs, ys))
+    name = type(model).__name__ + (" (compiled)" if path == "compiled" else "")
+    assert message.startswith(f"{name}: the {path} graph of 1,000 steps × batch 8 × hidden_size 64 × 1 layer "
+                              f"(with its gradients) needs ")
+    assert f"more than the {AVAILABLE:,} bytes available" in message and "bptt_window" in message
+    assert ("compiled path" in message) == (path == "eager")
+    assert peak < 1_000_000
+
+
+def test_a_sequence_that_fits_still_runs(small_memory):
+    xs, ys = _sequences(20, 2)
+    assert np.isfinite(LSTM(3, 8, 5).loss(xs, ys).item())
+    assert np.isfinite(LSTM(3, 8, 5).compile().loss_and_grad(xs, ys))

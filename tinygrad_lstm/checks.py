@@ -94,10 +94,11 @@ def human_bytes(nbytes):
         value /= 1024
 
 
-def check_fits(who, what, nbytes):
+def check_fits(who, what, nbytes, advice=""):
     """MemoryError, before anything is allocated, if `what` (which names the arguments that
     set its size) needs more than the bytes available. No check when that is unknown."""
     available = available_bytes()
     if available is not None and nbytes > available:
         raise MemoryError(f"{who}: {what} needs {nbytes:,} bytes ({human_bytes(nbytes)}), more than the "
-                          f"{available:,} bytes available ({human_bytes(available)})")
+                          f"{available:,} bytes available ({human_bytes(available)})"
+                          + (f"; {advice}" if advice else ""))

@@ -74,6 +74,7 @@ class _Batch:
         self.single = xs.ndim == 2                    # one sequence: add a batch axis of 1
         self.xs = xs.data[:, None] if self.single else xs.data
         T, B = self.xs.shape[:2]
+        model.check_memory(f"{type(model).__name__} (compiled)", T, B, "compiled")
         self.T, self.B, self.dtype = T, B, model.dtype
         batch_shape = xs.shape[1:-1]
         logits_shape = xs.shape[:-1] + (model.output_size,)

@@ -13,6 +13,7 @@ Batches are rows: x_t is (B, I), so affine(X_t, W_f, b_f) computes X_t W_fᵀ + 
 """
 import io
 import json
+import math
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Dict, List
 import numpy as np
 
 from . import ops
-from .checks import check_fits, is_whole, real, whole
+from .checks import check_fits, flag, is_whole, real, whole
 from .files import write_atomically
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
@@ -86,12 +87,6 @@ def _generator(seed):
     return np.random.default_rng(whole("seed", seed, minimum=0, or_none=True))
 
 
-def _flag(what, value):
-    if value is not True and value is not False and not isinstance(value, np.bool_):
-        raise TypeError(f"{what} must be True or False; got {value!r}")
-    return bool(value)
-
-
 def _forget_bias(value):
     return real("forget_bias", value)
 
@@ -108,7 +103,7 @@ class Linear(Module):
             raise ValueError(f"Linear: names must be two different strings (weight, bias); got {names!r}")
         self.weight_name, self.bias_name = names
         shapes = {self.weight_name: (self.out_features, self.in_features)}
-        if _flag("bias", bias):
+        if flag("bias", bias):
             shapes[self.bias_name] = (self.out_features,)
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
                               {"in_features": self.in_features, "out_features": self.out_features})
@@ -155,7 +150,7 @@ class LSTMCell(Module):
         self.hidden_size = H = _check_size("hidden_size", hidden_size)
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a string; got {prefix!r}")
-        self.bias, self.peephole, self.prefix = _flag("bias", bias), _flag("peephole", peephole), prefix
+        self.bias, self.peephole, self.prefix = flag("bias", bias), flag("peephole", peephole), prefix
         forget_bias = _forget_bias(forget_bias)
         shapes = {f"{prefix}W_{g}": (H, H + self.input_size) for g in self.gates}
         if self.bias:
@@ -211,7 +206,7 @@ class RNNCell(Module):
         self.hidden_size = H = _check_size("hidden_size", hidden_size)
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a string; got {prefix!r}")
-        self.bias, self.prefix = _flag("bias", bias), prefix
+        self.bias, self.prefix = flag("bias", bias), prefix
         shapes = {f"{prefix}W_xh": (H, self.input_size), f"{prefix}W_hh": (H, H)}
         if self.bias:
             shapes[f"{prefix}b_h"] = (H,)
@@ -251,6 +246,11 @@ class _Recurrent(Module):
     """What LSTM and RNN share: stacked cells, an output layer, unrolling, the loss."""
 
     state_names = ("HS",)        # the states carried from step to step
+    # What one step of one layer keeps until backward() is done, as (arrays of B × H numbers,
+    # bytes of Python objects), measured with tracemalloc; tests/test_memory_limits.py holds
+    # the estimate to the measurement. Eager keeps every op's output and gradient and a Tensor
+    # for each; the compiled program keeps a few buffers per step.
+    STEP_MEMORY = {"eager": (10, 3_000), "compiled": (4, 500)}
 
     def __init__(self, make_cell, input_size, hidden_size, output_size, num_layers, bias, seed,
                  dtype, output_names):
@@ -259,7 +259,7 @@ class _Recurrent(Module):
         self.output_size = _check_size("output_size", output_size)
         self.num_layers = _check_size("num_layers", num_layers)
         rng = _generator(seed)
-        self.bias, self.dtype = _flag("bias", bias), _float_dtype(dtype)
+        self.bias, self.dtype = flag("bias", bias), _float_dtype(dtype)
         self.seed = int(seed) if is_whole(seed) else seed      # as given: an int, None or a Generator
         I, H, O, L = self.input_size, self.hidden_size, self.output_size, self.num_layers
         _check_fits(type(self).__name__, {"input_size": I, "hidden_size": H, "output_size": O, "num_layers": L},
@@ -330,10 +330,25 @@ class _Recurrent(Module):
         from .compiled import CompiledModel
         return CompiledModel(self)
 
+    def check_memory(self, who, steps, batch, path):
+        """MemoryError, before anything is built, if `steps` steps of `batch` sequences cannot
+        fit on `path` ("eager" or "compiled") in the memory available."""
+        table = self.PEEPHOLE_STEP_MEMORY if getattr(self, "peephole", False) else self.STEP_MEMORY
+        arrays, objects = table[path]
+        H, L = self.hidden_size, self.num_layers
+        nbytes = steps * L * (arrays * batch * H * self.dtype.itemsize + objects)
+        if nbytes > 2 ** 24:        # reading what is available costs ~20 µs: only for big runs
+            check_fits(who, f"the {path} graph of {steps:,} steps × batch {batch:,} × hidden_size {H:,} "
+                            f"× {L} layer{'s' if L > 1 else ''} (with its gradients)", nbytes,
+                       advice="use shorter sequences (train(bptt_window=K) cuts them), a smaller batch"
+                              + (", or the compiled path (model.compile()), which keeps less"
+                                 if path == "eager" else ""))
+
     def unroll(self, xs, h0=None, c0=None):
         """Run the sequence step by step, keeping every step's named tensors."""
         xs = self._check_input(xs)
         batch_shape = xs.shape[1:-1]
+        self.check_memory(f"{type(self).__name__}", xs.shape[0], math.prod(batch_shape), "eager")
         states = {"HS": self._check_state("h0", h0, batch_shape)}
         if "CS" in self.state_names:
             states["CS"] = self._check_state("c0", c0, batch_shape)
@@ -430,7 +445,7 @@ class _Recurrent(Module):
         try:
             I, H, O, L = (_check_size(k, config[k])
                           for k in ("input_size", "hidden_size", "output_size", "num_layers"))
-            bias, peephole = _flag("bias", config["bias"]), _flag("peephole", config.get("peephole", False))
+            bias, peephole = flag("bias", config["bias"]), flag("peephole", config.get("peephole", False))
             _float_dtype(config["dtype"])
             if "peephole" in config and not issubclass(cls, LSTM):
                 raise TypeError(f"{cls.__name__} has no peepholes")
@@ -551,10 +566,12 @@ class LSTM(_Recurrent):
     """
 
     state_names = ("HS", "CS")
+    STEP_MEMORY = {"eager": (32, 8_000), "compiled": (15, 1_000)}      # see _Recurrent
+    PEEPHOLE_STEP_MEMORY = {"eager": (44, 11_000), "compiled": (15, 1_000)}
 
     def __init__(self, input_size, hidden_size, output_size, num_layers=1, bias=True,
                  peephole=False, seed=0, dtype="float64", forget_bias=FORGET_BIAS):
-        self.peephole, self.forget_bias = _flag("peephole", peephole), _forget_bias(forget_bias)
+        self.peephole, self.forget_bias = flag("peephole", peephole), _forget_bias(forget_bias)
         cell = lambda width, rng, prefix: LSTMCell(width, hidden_size, bias, peephole, rng, dtype, prefix,  # noqa: E731
                                                    forget_bias)
         super().__init__(cell, input_size, hidden_size, output_size, num_layers, bias, seed, dtype,

@@ -42,9 +42,9 @@ def _count_calls(monkeypatch):
     calls = {"compile": 0, "run": 0}
     real_init, real_run = CompiledModel.__init__, CompiledModel.run
 
-    def init(self, model):
+    def init(self, model, *args):
         calls["compile"] += 1
-        real_init(self, model)
+        real_init(self, model, *args)
 
     def run(self, *args, **kwargs):
         calls["run"] += 1

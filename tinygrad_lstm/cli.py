@@ -47,7 +47,7 @@ def demo(args, out=sys.stdout):
     for make in (LSTM, RNN):
         model = make(task.input_size, 32, task.output_size, seed=args.seed)
         result = train(model, task, steps=args.steps, seed=args.seed, compiled=not args.eager,
-                       progress=_progress_bar(args.steps, make.__name__))
+                       threads=args.threads, progress=_progress_bar(args.steps, make.__name__))
         trained[make.__name__] = model
         print(f"   {make.__name__:<4} accuracy {result.accuracy:.3f}  (final loss {result.final_loss:.3f}, "
               f"{result.seconds:.1f} s, {result.steps} SGD steps)", file=out)
@@ -128,7 +128,7 @@ def train_command(args, out=sys.stdout):
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     result = train(model, task, steps=args.steps, batch_size=args.batch, lr=lr, optimizer=args.optimizer,
                    clip=args.clip or None, bptt_window=args.bptt_window, seed=args.seed,
-                   compiled=not args.eager,
+                   compiled=not args.eager, threads=args.threads,
                    progress=_progress_bar(args.steps, f"{make.__name__} on {task.name}"))
     if args.save and result.stopped is None:
         model.save(args.save)
@@ -197,7 +197,6 @@ def render_graph(args, out=sys.stdout):
     from viz import render
     from viz.graph import check_size
     check_output_path(args.o, "render")
-    _check_data_fits(args)
     check_size(_tensors_in(args), args.steps, args.detail, args.force)   # before building T steps
     loss = _loss_to_draw(args)
     if args.grads:
@@ -219,9 +218,11 @@ def _loss_to_draw(args):
 
 def _tensors_in(args):
     """How many tensors the graph of --steps steps will have: every step adds as many as
-    the second did, so two tiny graphs tell, without building the big one."""
+    the second did, so two tiny graphs (of one sequence: the batch is an axis) tell, without
+    building the big one."""
     from .tensor import topological_order
-    one, two = (len(topological_order(_loss_to_draw(argparse.Namespace(**{**vars(args), "steps": T}))))
+    one, two = (len(topological_order(_loss_to_draw(argparse.Namespace(**{**vars(args), "steps": T,
+                                                                          "batch": 1}))))
                 for T in (1, 2))
     return one + (args.steps - 1) * (two - one)
 
@@ -263,6 +264,8 @@ _clip = _number(float, lambda v: 0 <= v < float("inf"), "a finite number ≥ 0 (
 
 EAGER_HELP = ("train on the eager graph, built and backpropagated for every batch (default: the "
               "compiled program, traced once; the same gradients, faster)")
+THREADS_HELP = ("BLAS threads for the matrix products (default: 1, where threads cost more than "
+                "they give, unless the products are large)")
 
 
 EPILOG = ("Exit codes: 0 done; 1 a runtime failure (one line on stderr), or `check` found gradients "
@@ -282,6 +285,7 @@ def build_parser():
     sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
     sub.add_argument("--out", default="out", metavar="DIR", help="where the pictures go (default out/)")
     sub.add_argument("--eager", action="store_true", help=EAGER_HELP)
+    sub.add_argument("--threads", type=_positive, default=None, metavar="N", help=THREADS_HELP)
 
     sub = commands.add_parser("train", help="train a model on a built-in task",
                               description="SGD with momentum 0.9 (or Adam), gradient clipping, full or "
@@ -304,6 +308,7 @@ def build_parser():
     sub.add_argument("--save", metavar="FILE", help="write the trained weights (.npz)")
     sub.add_argument("--load", metavar="FILE", help="start from weights saved by --save")
     sub.add_argument("--eager", action="store_true", help=EAGER_HELP)
+    sub.add_argument("--threads", type=_positive, default=None, metavar="N", help=THREADS_HELP)
     sub.add_argument("--json", action="store_true", help="the last line of stdout is one JSON object")
 
     sub = commands.add_parser("example", help="lecture 004's worked example, value by value")

@@ -25,21 +25,26 @@ inputs are traced as needing a gradient, so every op on them is recorded and rep
 What a step computes from an input's .data outside the ops (Tensor(x_t.data > 0)) is not
 an op: it is baked in from the first batch, so write it with ops.
 """
+from contextlib import nullcontext
+
 import numpy as np
 
 from . import ops
+from .checks import whole
 from .fusion import fuse_shared_products, merge_side_by_side
 from .numpy_backend import Backend
 from .program import Program, reads
 from .tensor import Tensor, _check_gradient, _mode, topological_order
+from .threads import blas_threads, step_flops
 from .trace import Builder
 
 
 class CompiledModel:
     """A model's compiled programs, one per input signature, traced on first use."""
 
-    def __init__(self, model):
+    def __init__(self, model, threads=None):
         self.model = model
+        self.threads = whole("compile: threads", threads, or_none=True)
         self.programs = {}          # signature -> Replay
 
     def loss_and_grad(self, xs, targets, mask=None, h0=None, c0=None):
@@ -55,7 +60,8 @@ class CompiledModel:
         """A call of this batch's program: the batch, checked, bound to its Replay."""
         batch = _Batch(self.model, xs, targets, mask, h0, c0)
         replay = self.program(batch=batch)
-        return lambda outputs: replay(batch, outputs)
+        limit = blas_threads(self.threads, step_flops(self.model, batch.B))
+        return lambda outputs: replay(batch, outputs, limit)
 
     def program(self, xs=None, targets=None, mask=None, h0=None, c0=None, batch=None):
         """The Replay for this input's signature (tracing it if new): print it, or its .source."""
@@ -110,7 +116,7 @@ class Replay:
     def __str__(self):
         return str(self.program)
 
-    def __call__(self, batch, outputs=True):
+    def __call__(self, batch, outputs=True, limit=nullcontext()):
         if not self.rows_made:
             self.backend.make_rows()
             self.rows_made = True
@@ -128,7 +134,8 @@ class Replay:
         params = self.model.parameters()
         for i, p in enumerate(params):                 # their current values (optimizers
             self.backend.ns[f"P{i}"] = p.data          # update them in place, or replace them)
-        loss, logits = self.function()
+        with limit:                                     # BLAS threads (threads.py)
+            loss, logits = self.function()
         anomaly = _mode.anomaly
         for i, p in enumerate(params):                 # add into .grad, as backward() does
             G = scan.G.get(i)

@@ -324,11 +324,12 @@ class _Recurrent(Module):
         with no_grad():
             return self(xs, h0, c0)[0].data.argmax(axis=-1)
 
-    def compile(self):
+    def compile(self, threads=None):
         """The compiled path for this model: `compiled.loss_and_grad(xs, targets, ...)` gives
-        what `loss(...).backward()` gives, from a program traced once (compiled.py)."""
+        what `loss(...).backward()` gives, from a program traced once (compiled.py). threads:
+        BLAS threads for its products; None: one unless they are large (threads.py)."""
         from .compiled import CompiledModel
-        return CompiledModel(self)
+        return CompiledModel(self, threads)
 
     def check_memory(self, who, steps, batch, path):
         """MemoryError, before anything is built, if `steps` steps of `batch` sequences cannot

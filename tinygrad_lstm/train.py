@@ -21,6 +21,7 @@ from .data import Task
 from .nn import LSTM, RNN
 from .optim import SGD, Adam, clip_grad_norm
 from .tensor import detect_anomaly, no_grad
+from .threads import blas_threads, step_flops
 
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01}
@@ -113,7 +114,7 @@ def make_optimizer(name, params, lr):
 
 
 def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", clip=1.0, bptt_window=None,
-          seed=0, progress=None, compiled=True, diverge_factor=DIVERGE_FACTOR):
+          seed=0, progress=None, compiled=True, diverge_factor=DIVERGE_FACTOR, threads=None):
     """Train `model` on `task` for `steps` updates of `batch_size` sequences.
 
     The defaults are SGD with momentum 0.9 at lr 0.1 (Adam: lr 0.01) and clipping at 1.0:
@@ -135,6 +136,8 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     compiled: True (the default) runs every batch through one program traced by
     model.compile() for this call; False builds and backpropagates the eager graph instead.
     Both give the same updates, to rounding.
+    threads: how many BLAS threads numpy's products may use; None (the default) uses one
+    unless the model's products are large (threads.py says why and where).
     """
     if not isinstance(model, (LSTM, RNN)):
         raise TypeError(f"train: model must be an LSTM or RNN; got {type(model).__name__}")
@@ -152,7 +155,8 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     diverge_factor = real("train: diverge_factor", diverge_factor, above=1, or_none=True,
                           expected="a finite number greater than 1 (how many times the first loss counts "
                                    "as diverging), or None to turn the check off")
-    program = model.compile() if compiled else None
+    threads = whole("train: threads", threads, or_none=True)
+    program = model.compile(threads=threads) if compiled else None
     params = model.parameters()
     opt = make_optimizer(optimizer, params, DEFAULT_LR.get(optimizer) if lr is None else lr)
     first = None                                     # the first batch's loss, the yardstick for diverging
@@ -160,41 +164,42 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
     held_out = task.batch(512, np.random.default_rng(seed + 1_000_003))
     losses, stopped, good = [], None, None
     start = time.perf_counter()
-    for step in range(1, steps + 1):
-        model.zero_grad()
-        batch = task.batch(batch_size, rng)
-        loss, correct, count = backprop(model, batch, bptt_window, program)
-        norm = clip_grad_norm(params, clip) if clip is not None else 0.0
-        if not (math.isfinite(loss) and math.isfinite(norm)):
-            what = "loss" if not math.isfinite(loss) else "gradient norm"
-            value = loss if not math.isfinite(loss) else norm
-            kept = "the initial weights" if step == 1 else f"the weights from before step {step - 1}'s update"
-            stopped = (f"stopped at step {step}: the {what} became {value}{_origin(model, batch, bptt_window)}; "
-                       f"kept {kept}")
-            if good is not None:
+    with blas_threads(threads, step_flops(model, batch_size)):   # one thread for small products
+        for step in range(1, steps + 1):
+            model.zero_grad()
+            batch = task.batch(batch_size, rng)
+            loss, correct, count = backprop(model, batch, bptt_window, program)
+            norm = clip_grad_norm(params, clip) if clip is not None else 0.0
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                what = "loss" if not math.isfinite(loss) else "gradient norm"
+                value = loss if not math.isfinite(loss) else norm
+                kept = "the initial weights" if step == 1 else f"the weights from before step {step - 1}'s update"
+                stopped = (f"stopped at step {step}: the {what} became {value}{_origin(model, batch, bptt_window)}; "
+                           f"kept {kept}")
+                if good is not None:
+                    for p, data in zip(params, good):
+                        p.data = data
+                break
+            if first is None:
+                first = loss
+            elif diverge_factor is not None and loss > diverge_factor * max(first, DIVERGE_FLOOR):
+                stopped = (f"diverged at step {step}: the loss {loss:.3g} is over {diverge_factor:g} times the "
+                           f"first ({first:.3g}); kept the weights from before step {step - 1}'s update. "
+                           f"Lower lr (it was {opt.lr:g}; the default for {optimizer} is "
+                           f"{DEFAULT_LR[optimizer]:g})")
                 for p, data in zip(params, good):
                     p.data = data
-            break
-        if first is None:
-            first = loss
-        elif diverge_factor is not None and loss > diverge_factor * max(first, DIVERGE_FLOOR):
-            stopped = (f"diverged at step {step}: the loss {loss:.3g} is over {diverge_factor:g} times the "
-                       f"first ({first:.3g}); kept the weights from before step {step - 1}'s update. "
-                       f"Lower lr (it was {opt.lr:g}; the default for {optimizer} is "
-                       f"{DEFAULT_LR[optimizer]:g})")
-            for p, data in zip(params, good):
-                p.data = data
-            break
-        good = [p.data.copy() for p in params]       # the last weights that gave a finite loss
-        opt.step()
-        losses.append(loss)
-        if progress is not None:
-            try:
-                progress(step, loss, correct / max(1, count))
-            except BaseException:                    # the caller never saw this update: undo it
-                for p, data in zip(params, good):
-                    p.data = data
-                raise
+                break
+            good = [p.data.copy() for p in params]       # the last weights that gave a finite loss
+            opt.step()
+            losses.append(loss)
+            if progress is not None:
+                try:
+                    progress(step, loss, correct / max(1, count))
+                except BaseException:                    # the caller never saw this update: undo it
+                    for p, data in zip(params, good):
+                        p.data = data
+                    raise
     seconds = time.perf_counter() - start
     recent = losses[-20:] or [float("nan")]
     return TrainResult(task.name, type(model).__name__, accuracy(model, held_out), float(np.mean(recent)),

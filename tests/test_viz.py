@@ -9,6 +9,7 @@ import graphviz
 import numpy as np
 import pytest
 
+from tinygrad_lstm import Tensor
 from tinygrad_lstm.nn import LSTM, RNN
 from viz import GraphvizNotFoundError, draw_graph, render
 from viz.graph import walk
@@ -202,6 +203,20 @@ def test_without_dot_svg_says_how_to_install_and_dot_still_works(tmp_path, monke
         render(loss, tmp_path / "g.svg")
     assert not (tmp_path / "g.svg").exists()
     assert render(loss, tmp_path / "g.dot").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("scalar", [False, True])
+def test_without_dot_jupyter_s_display_and_graphviz_s_render_give_our_error(tmp_path, monkeypatch, scalar):
+    """Jupyter shows a Digraph through _repr_mimebundle_ (which pipes through dot), and a user
+    may call the Digraph's own render: both say how to install Graphviz, not graphviz's
+    ExecutableNotFound. The plain (dot) and the pinned (neato -n2) graphs alike."""
+    loss = (Tensor([2.0], requires_grad=True) * 3).sum() if scalar else lstm_loss(T=2)[1]
+    graph = draw_graph(loss)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for show in (lambda: graph._repr_mimebundle_(), lambda: graph.pipe(format="svg"),
+                 lambda: graph.render(tmp_path / "g", format="svg")):
+        with pytest.raises(GraphvizNotFoundError, match=r"Graphviz is not installed.*apt-get install graphviz"):
+            show()
 
 
 BAD = [

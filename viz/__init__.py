@@ -9,6 +9,7 @@ the library itself never imports graphviz or matplotlib.
 An unrolled graph is laid out as colah's LSTM diagram (viz/layout.py). Plots (matplotlib,
 an optional extra) are in viz.plots.
 """
-from .graph import GraphvizNotFoundError, TooBigError, draw_graph, render
+from .graph import TooBigError, draw_graph, render
+from .style import GraphvizNotFoundError
 
 __all__ = ["GraphvizNotFoundError", "TooBigError", "draw_graph", "render"]

@@ -26,7 +26,7 @@ from tinygrad_lstm.tensor import topological_order
 from .cells import draw_cells
 from .colour import LogScale, check_grad_range
 from .layout import time_of, unrolled
-from .style import PLAIN_EDGE, Drawing, Pinned, grad_norm, node_style, op_lines
+from .style import PLAIN_EDGE, Digraph, Drawing, Pinned, grad_norm, node_style, op_lines
 from .unrolled import draw_unrolled
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".html": "html"}
@@ -34,10 +34,6 @@ DETAILS = ("op", "cell")
 MAX_OP_NODES = 4000      # tensors: an op-level picture this big takes about 3 s (benchmarks/render.py)
 MAX_CELL_STEPS = 5000    # steps: a cell-level picture this long takes about 3 s too
 FEEDBACK_NODES = 1500    # and this big, about a second (and as many steps at cell level)
-
-
-class GraphvizNotFoundError(RuntimeError):
-    """Graphviz's `dot` program is needed for SVG, PNG, PDF and HTML, and is not installed."""
 
 
 class TooBigError(ValueError):
@@ -108,7 +104,7 @@ def _drawing(tensor, detail="op", show_values=False, show_grads=False, grad_rang
         print(f"drawing {what}: a second or more", file=sys.stderr, flush=True)
     scale = LogScale([grad_norm(t) for t in nodes], grad_range)
     plain = detail == "op" and not unrolled(nodes)
-    kind = graphviz.Digraph if plain else Pinned
+    kind = Digraph if plain else Pinned
     font = {"fontname": "Helvetica", "fontsize": "10"}
     graph = kind("computation", graph_attr=font, node_attr=font, edge_attr={"arrowsize": "0.6"})
     drawing = Drawing(graph, nodes, scale=scale)
@@ -166,12 +162,6 @@ def render(tensor, path, **options):
 
 def _pipe(graph, fmt):
     try:
-        return graph.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise GraphvizNotFoundError(
-            "Graphviz is not installed: its 'dot' program, which lays out SVG, PNG, PDF and HTML, "
-            "is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew "
-            "install graphviz; or `make demo`, which installs it), or write a .dot file, which "
-            "needs no dot.") from None
+        return graph.pipe(format=fmt)       # GraphvizNotFoundError without dot (style.Digraph)
     except graphviz.CalledProcessError as e:
         raise RuntimeError(f"render: Graphviz failed: {e.stderr.decode(errors='replace').strip()}") from None

@@ -1,5 +1,6 @@
 """What the pictures share: edge and node styles, a node's text, the gradient norm, and the
-Digraph whose nodes are pinned where viz/layout.py put them."""
+Digraphs we draw with (ours say clearly when Graphviz is missing; Pinned's nodes stay where
+viz/layout.py put them)."""
 from dataclasses import dataclass, field
 
 import graphviz
@@ -46,7 +47,34 @@ def path_kind(parent, child):
     return None
 
 
-class Pinned(graphviz.Digraph):
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's `dot` program is needed for SVG, PNG, PDF and HTML, and is not installed."""
+
+
+NO_GRAPHVIZ = ("Graphviz is not installed: its 'dot' program, which lays out SVG, PNG, PDF and HTML, "
+               "is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew "
+               "install graphviz; or `make demo`, which installs it), or write a .dot file, which "
+               "needs no dot.")
+
+
+class Digraph(graphviz.Digraph):
+    """graphviz's Digraph, whose drawing raises GraphvizNotFoundError with our advice when
+    `dot` is missing, in a script and when Jupyter displays it (which calls pipe)."""
+
+    def pipe(self, *args, **kwargs):
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound:
+            raise GraphvizNotFoundError(NO_GRAPHVIZ) from None
+
+    def render(self, *args, **kwargs):
+        try:
+            return super().render(*args, **kwargs)
+        except graphviz.ExecutableNotFound:
+            raise GraphvizNotFoundError(NO_GRAPHVIZ) from None
+
+
+class Pinned(Digraph):
     """A Digraph whose nodes all have their places: `neato -n2` draws it as it is, with
     straight edges, and lays nothing out (also when Jupyter shows it). For a .dot file:
     `neato -n2 -Tsvg graph.dot`."""

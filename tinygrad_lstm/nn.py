@@ -58,6 +58,7 @@ class Module:
         constructor's arguments) if they cannot fit in the memory available.
         """
         _check_fits(type(self).__name__, sizes, sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
+        self.dtype = dtype                        # the parameters', and what numpy inputs become
         self._parameters = {}
         for name, shape in shapes.items():
             base = name.rsplit(".", 1)[-1]
@@ -114,8 +115,22 @@ class Linear(Module):
                               {"in_features": self.in_features, "out_features": self.out_features})
 
     def __call__(self, x):
-        """x Wᵀ + b: one affine op (W x + b for a column x)."""
+        """x Wᵀ + b: one affine op (W x + b for a column x). x is (in,) or (B, in): a Tensor, or a
+        numpy array or list, converted to the layer's dtype (as LSTM and RNN take their xs)."""
+        x = _as_tensor("Linear", "x", x, self.dtype)
         return ops.affine(x, self._parameters[self.weight_name], self._parameters.get(self.bias_name))
+
+
+def _as_tensor(who, what, value, dtype):
+    """`value` as a Tensor: itself if it is one, else (a numpy array, a list) converted to
+    `dtype`, the model's, so that data and weights meet in one dtype. Data that is not
+    numbers is an error naming `who` and `what` (the argument)."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{who}: {what}: {e}") from None
 
 
 def _check_step(cell, x_t, state, names):
@@ -484,7 +499,7 @@ class _Recurrent(Module):
 
     # --- checks at the point of use ----------------------------------------------------
     def _check_input(self, xs):
-        xs = xs if isinstance(xs, Tensor) else Tensor(xs, dtype=self.dtype)
+        xs = _as_tensor(type(self).__name__, "xs", xs, self.dtype)
         if xs.ndim not in (2, 3):
             raise ValueError(f"xs must be (T, I) for one sequence or (T, B, I) for a batch; "
                              f"got shape {xs.shape}")

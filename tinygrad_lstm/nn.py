@@ -24,6 +24,7 @@ import numpy as np
 from . import ops
 from .checks import check_fits, finite, is_whole, whole
 from .files import write_atomically
+from .state_dict import check_state
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
 # b_f starts at 3, so F_t ≈ σ(3) ≈ 0.95: from the first update the cell state is mostly kept
@@ -49,6 +50,15 @@ class Module:
     def zero_grad(self):
         for p in self._parameters.values():
             p.grad = None
+
+    def _load(self, state, where, strict):
+        """Check all of `state` (state_dict.check_state), then give each parameter its new array.
+        Replacing `.data` is not an in-place write: a graph built before keeps the arrays it
+        saved (versions.py)."""
+        arrays, keys = check_state(dict(self._parameters), state, where, strict)
+        for name, array in arrays.items():
+            self._parameters[name].data = array
+        return keys
 
     def _init_parameters(self, shapes, rng, dtype, scale, sizes, forget_bias=FORGET_BIAS):
         """Create parameters in `shapes`' order from one generator: same seed, same model.
@@ -468,28 +478,9 @@ class _Recurrent(Module):
         return shapes
 
     def assign(self, arrays, source="the given weights"):
-        """Set every parameter from {name: array}: the names and shapes must be this model's."""
-        if not isinstance(arrays, dict):
-            raise TypeError(f"assign: expected a dict of arrays by name; got {type(arrays).__name__}")
-        expected = dict(self.named_parameters())
-        missing = sorted(set(expected) - set(arrays))
-        extra = sorted(set(arrays) - set(expected))
-        if missing or extra:
-            raise ValueError(f"cannot load {source} into this {type(self).__name__}: "
-                             + "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
-                                                           f"unexpected {', '.join(extra)}" if extra else "")
-                                         if part))
-        checked = {}
-        for name, p in expected.items():          # check everything before changing anything
-            value = arrays[name]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.dtype.kind not in "fiu":
-                raise TypeError(f"{source}: {name} must be real numbers; got dtype {value.dtype}")
-            if value.shape != p.shape:
-                raise ValueError(f"{source}: {name} has shape {value.shape}, but this model's {name} is {p.shape}")
-            checked[name] = value.astype(self.dtype)
-        for name, p in expected.items():
-            p.data = checked[name]
+        """Set every parameter from {name: array}: the names and shapes must be this model's
+        (state_dict.check_state, strict), and errors name `source`."""
+        self._load(arrays, f"cannot load {source} into this {type(self).__name__}", strict=True)
 
     def _split_layers(self, state):
         """One initial state per layer: h0 itself, or its rows h0[k] for a stack."""

@@ -51,6 +51,25 @@ class Module:
         for p in self._parameters.values():
             p.grad = None
 
+    def state_dict(self):
+        """{name: array} for every parameter, in named_parameters() order and under its names
+        ("W_f", "layer2.W_f", ...). The arrays are copies, where torch's state_dict() shares
+        the parameters' storage: a state taken now stays as it was while training goes on
+        (`best = model.state_dict()` needs no deepcopy), and writing into it cannot change
+        the model behind the version counters' back (versions.py)."""
+        return {name: p.data.copy() for name, p in self._parameters.items()}
+
+    def load_state_dict(self, state, strict=True):
+        """Set the parameters from `state` ({name: array}, as state_dict() gives), each value
+        converted to its parameter's dtype and copied. Values are numpy arrays or tensors
+        (ours or torch's) of real, finite numbers, of the parameter's shape. strict=True: the
+        keys must be the model's, no fewer and no more. strict=False: parameters the state
+        lacks keep their values, and keys the model has not are ignored. Everything is
+        checked before anything changes, and one error names every problem. Returns
+        IncompatibleKeys(missing_keys, unexpected_keys), as torch's load_state_dict does."""
+        who = f"{type(self).__name__}.load_state_dict"
+        return self._load(state, who, _flag(f"{who}: strict", strict))
+
     def _load(self, state, where, strict):
         """Check all of `state` (state_dict.check_state), then give each parameter its new array.
         Replacing `.data` is not an in-place write: a graph built before keeps the arrays it

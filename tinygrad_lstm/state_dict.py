@@ -1,5 +1,5 @@
 """Checking weights by name before they go into a model: one set of checks for
-LSTM/RNN.assign (and so load()) and interop.from_torch_state_dict.
+Module.load_state_dict, LSTM/RNN.assign (and so load()) and interop.from_torch_state_dict.
 
 Every key and every value is checked first, and one error names every problem, so a model
 is changed whole or not at all. A value may be a numpy array (or scalar), one of our Tensors
@@ -18,7 +18,8 @@ from .tensor import Tensor
 
 class IncompatibleKeys(NamedTuple):
     """The keys that did not match, as torch's load_state_dict reports them: the model's
-    parameters the state lacks, and the state's keys the model has no parameter for."""
+    parameters the state lacks (with strict=False they keep their values), and the state's
+    keys the model has no parameter for (with strict=False, ignored)."""
     missing_keys: List[str]
     unexpected_keys: list
 
@@ -87,6 +88,9 @@ def check_state(parameters, state, where, strict=True):
         problems.append(ValueError(f"missing {_names(keys.missing_keys)}"))
     if strict and keys.unexpected_keys:
         problems.append(ValueError(f"unexpected {_names(keys.unexpected_keys)}"))
+    if problems:
+        problems[-1] = ValueError(f"{problems[-1]} (load_state_dict(state, strict=False) loads the keys "
+                                  f"that match and returns the others)")
     arrays = real_arrays({name: state[name] for name in parameters if name in state}, where, parameters,
                          problems)
     return arrays, keys

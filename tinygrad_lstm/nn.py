@@ -22,6 +22,7 @@ from typing import Dict, List
 import numpy as np
 
 from . import ops
+from .attributes import ParametersByName
 from .checks import check_fits, finite, is_whole, whole
 from .files import write_atomically
 from .state_dict import check_state
@@ -35,8 +36,9 @@ from .tensor import Tensor, _float_dtype, no_grad, scope
 FORGET_BIAS = 3.0
 
 
-class Module:
-    """Something with named parameters (Tensors that require grad)."""
+class Module(ParametersByName):
+    """Something with named parameters (Tensors that require grad), which are also its
+    attributes: model.W_f (attributes.py)."""
 
     _parameters: Dict[str, Tensor]
 
@@ -325,6 +327,10 @@ class _Recurrent(Module):
         else:
             first, above, extra = H * (I + H), 2 * H * H, bias * H
         return first + extra + (L - 1) * (above + extra) + O * H + O * bias
+
+    def _layers(self):
+        """The cells as attributes, by the names their scopes have: model.layer2.W_f."""
+        return {f"layer{k}": cell for k, cell in enumerate(self.cells, start=1)}
 
     @staticmethod
     def prefix(layer):

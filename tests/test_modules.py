@@ -1,5 +1,5 @@
 """Models feel like torch modules: parameters as attributes (model.W_f, model.layer2.W_f),
-and Linear takes numpy input as LSTM does."""
+a repr that shows the sizes and the parameters, and Linear taking numpy input as LSTM does."""
 import copy
 import pickle
 
@@ -114,3 +114,38 @@ def test_assigning_to_a_parameter_s_name_is_refused():
     assert model.W_f is W_f and model.layer2 is layer2 and "W_f" not in vars(model)
     model.note = "other attributes are free"
     assert model.note == "other attributes are free"
+
+
+def test_repr_shows_the_sizes_and_the_parameters():
+    assert repr(LSTM(3, 4, 3)) == (
+        "LSTM(input_size=3, hidden_size=4, output_size=3, num_layers=1, bias=True, peephole=False, "
+        "dtype='float64')\n"
+        "  W_f, W_i, W_c, W_o: (4, 7)\n"
+        "  b_f, b_i, b_c, b_o: (4,)\n"
+        "  W_y: (3, 4)\n"
+        "  b_y: (3,)")
+    assert str(LSTM(3, 4, 2, num_layers=2, peephole=True, bias=False, dtype="float32")) == (
+        "LSTM(input_size=3, hidden_size=4, output_size=2, num_layers=2, bias=False, peephole=True, "
+        "dtype='float32')\n"
+        "  W_f, W_i, W_c, W_o: (4, 7)\n"
+        "  p_f, p_i, p_o: (4,)\n"
+        "  layer2.W_f, layer2.W_i, layer2.W_c, layer2.W_o: (4, 8)\n"
+        "  layer2.p_f, layer2.p_i, layer2.p_o: (4,)\n"
+        "  W_y: (2, 4)")
+    assert repr(RNN(3, 5, 2)) == (
+        "RNN(input_size=3, hidden_size=5, output_size=2, num_layers=1, bias=True, dtype='float64')\n"
+        "  W_xh: (5, 3)\n  W_hh: (5, 5)\n  b_h: (5,)\n  W_hy: (2, 5)\n  b_y: (2,)")
+
+
+def test_the_parts_have_a_repr_too():
+    assert repr(Linear(3, 2, bias=False)) == (
+        "Linear(in_features=3, out_features=2, bias=False, dtype='float64')\n  W: (2, 3)")
+    assert repr(LSTM(3, 4, 2).output) == (
+        "Linear(in_features=4, out_features=2, bias=True, dtype='float64', names=('W_y', 'b_y'))\n"
+        "  W_y: (2, 4)\n  b_y: (2,)")
+    assert repr(LSTM(3, 4, 2, num_layers=2).layer2).splitlines() == [
+        "LSTMCell(input_size=4, hidden_size=4, bias=True, peephole=False, dtype='float64', prefix='layer2.')",
+        "  layer2.W_f, layer2.W_i, layer2.W_c, layer2.W_o: (4, 8)",
+        "  layer2.b_f, layer2.b_i, layer2.b_c, layer2.b_o: (4,)"]
+    assert repr(RNNCell(3, 2)).splitlines()[0] == (
+        "RNNCell(input_size=3, hidden_size=2, bias=True, dtype='float64')")

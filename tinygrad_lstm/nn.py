@@ -53,6 +53,23 @@ class Module(ParametersByName):
         for p in self._parameters.values():
             p.grad = None
 
+    def __repr__(self):
+        """The constructor's sizes and options, as a call, then the parameters and their
+        shapes, a line per run of one shape: `W_f, W_i, W_c, W_o: (4, 7)`."""
+        runs = []
+        for name, p in self._parameters.items():
+            if runs and runs[-1][1] == p.shape:
+                runs[-1][0].append(name)
+            else:
+                runs.append(([name], p.shape))
+        call = ", ".join(f"{key}={value!r}" for key, value in self._arguments().items())
+        head = f"{type(self).__name__}({call})"
+        return "\n".join([head] + [f"  {', '.join(names)}: {shape}" for names, shape in runs])
+
+    def _arguments(self):
+        """{argument: value} of the constructor, for repr."""
+        return {}
+
     def state_dict(self):
         """{name: array} for every parameter, in named_parameters() order and under its names
         ("W_f", "layer2.W_f", ...). The arrays are copies, where torch's state_dict() shares
@@ -145,6 +162,12 @@ class Linear(Module):
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
                               {"in_features": self.in_features, "out_features": self.out_features})
 
+    def _arguments(self):
+        arguments = {"in_features": self.in_features, "out_features": self.out_features,
+                     "bias": self.bias_name in self._parameters, "dtype": self.dtype.name}
+        names = (self.weight_name, self.bias_name)
+        return arguments if names == ("W", "b") else {**arguments, "names": names}
+
     def __call__(self, x):
         """x Wᵀ + b: one affine op (W x + b for a column x). x is (in,) or (B, in): a Tensor, or a
         numpy array or list, converted to the layer's dtype (as LSTM and RNN take their xs)."""
@@ -180,6 +203,13 @@ def _check_step(cell, x_t, state, names):
     return x_t, state
 
 
+def _cell_arguments(cell, **options):
+    """A cell's constructor arguments, for repr: the prefix only when it has one."""
+    arguments = {"input_size": cell.input_size, "hidden_size": cell.hidden_size, "bias": cell.bias,
+                 **options, "dtype": cell.dtype.name}
+    return {**arguments, "prefix": cell.prefix} if cell.prefix else arguments
+
+
 def _record(named, prefix, tensors):
     """Record a step's tensors in `named`, under the lecture's symbols they are named with."""
     for tensor in tensors:
@@ -210,6 +240,9 @@ class LSTMCell(Module):
             shapes.update({f"{prefix}p_{g}": (H,) for g in ("f", "i", "o")})
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H}, forget_bias)
+
+    def _arguments(self):
+        return _cell_arguments(self, peephole=self.peephole)
 
     def __call__(self, x_t, state):
         """(HS_t, CS_t) from x_t and state = (HS_{t−1}, CS_{t−1})."""
@@ -263,6 +296,9 @@ class RNNCell(Module):
             shapes[f"{prefix}b_h"] = (H,)
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H})
+
+    def _arguments(self):
+        return _cell_arguments(self)
 
     def __call__(self, x_t, state):
         """(HS_t,) from x_t and state = (HS_{t−1},)."""
@@ -327,6 +363,11 @@ class _Recurrent(Module):
         else:
             first, above, extra = H * (I + H), 2 * H * H, bias * H
         return first + extra + (L - 1) * (above + extra) + O * H + O * bias
+
+    def _arguments(self):
+        config = self.config()
+        order = ("input_size", "hidden_size", "output_size", "num_layers", "bias", "peephole", "dtype")
+        return {key: config[key] for key in order if key in config}
 
     def _layers(self):
         """The cells as attributes, by the names their scopes have: model.layer2.W_f."""

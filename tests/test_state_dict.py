@@ -218,3 +218,15 @@ def test_the_keys_reported_are_those_torch_reports():
     assert (expected.missing_keys, expected.unexpected_keys) == (["bias"], ["extra"])
     ours.load_state_dict({k: v.detach().clone() for k, v in theirs.state_dict().items()})   # torch tensors
     np.testing.assert_array_equal(ours(np.ones(3)).data, theirs(torch.ones(3, dtype=torch.float64)).detach())
+
+
+def test_a_compiled_model_sees_the_loaded_weights():
+    """The compiled program reads the parameters on every call, and loading replaces them."""
+    model = LSTM(3, 4, 2, num_layers=2, seed=0)
+    xs, ys, _, _ = data(model, T=5, B=2)
+    compiled = model.compile()
+    before = compiled.loss_and_grad(xs, ys)
+    model.load_state_dict(LSTM(3, 4, 2, num_layers=2, seed=9).state_dict())
+    after = compiled.loss_and_grad(xs, ys)
+    assert after != before
+    assert after == pytest.approx(LSTM(3, 4, 2, num_layers=2, seed=9).loss(xs, ys).item(), rel=1e-12)

@@ -142,7 +142,9 @@ def test_bad_weight_files(tmp_path):
     model = LSTM(3, 4, 2)
     weights = {n: p.data for n, p in model.named_parameters()}
     assert_clear_error(lambda: LSTM(3, 5, 2).assign(weights), ValueError, ["W_f", "(4, 7)", "(5, 8)"])
-    assert_clear_error(lambda: RNN(3, 4, 2).assign(weights), ValueError, ["cannot load", "into this RNN", "missing W_hh, W_hy, W_xh", "unexpected W_c"])
+    assert_clear_error(lambda: RNN(3, 4, 2).assign(weights), ValueError,
+                       ["cannot load", "into this RNN", "missing 'W_xh', 'W_hh', 'b_h', 'W_hy';",
+                        "unexpected 'W_f', 'W_i', 'W_c'"])
 
 
 @pytest.mark.parametrize("make, options", [(LSTM, {"num_layers": 2}), (RNN, {}), (LSTM, {"bias": False})])

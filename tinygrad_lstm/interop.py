@@ -14,7 +14,7 @@ import numpy as np
 
 from .checks import flag
 from .nn import LSTM, RNN
-from .tensor import Tensor
+from .state_dict import real_arrays
 
 TORCH_GATES = ("i", "f", "c", "o")      # torch's block order, in our gate letters
 
@@ -58,7 +58,7 @@ def from_torch_state_dict(state_dict, dtype="float64", strict=True):
     strict = flag("from_torch_state_dict: strict", strict)
     state_dict = dict(state_dict.items())
     expected = _expected_keys(state_dict, strict)
-    sd = {name: _numpy(name, state_dict[name]) for name in expected}
+    sd = real_arrays({name: state_dict[name] for name in expected}, "from_torch_state_dict")   # float64
     _check_shapes(sd, expected)
     return _from_numpy(sd, dtype)
 
@@ -186,28 +186,3 @@ def _from_numpy(sd, dtype):
     except ValueError as e:
         raise ValueError(f"from_torch_state_dict: {e}") from None
     return model
-
-
-def _numpy(name, value):
-    """A float64 copy of one value: a numpy array, one of our Tensors, or a torch tensor,
-    of real, finite numbers."""
-    if isinstance(value, Tensor):
-        value = value.data
-    elif hasattr(value, "detach") and hasattr(value, "cpu"):     # a torch tensor
-        try:
-            value = value.detach().cpu().numpy()
-        except (TypeError, RuntimeError) as e:                  # bfloat16, say
-            raise TypeError(f"from_torch_state_dict: {name!r} cannot be read as a numpy array ({e}); "
-                            f"convert it first, e.g. with .double()") from None
-    if not isinstance(value, (np.ndarray, np.generic)):
-        raise TypeError(f"from_torch_state_dict: {name!r} must be a numpy array or a tensor; got "
-                        f"{type(value).__name__}")
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiu":
-        raise TypeError(f"from_torch_state_dict: {name!r} must be an array of real numbers; got "
-                        f"{type(value).__name__} of dtype {array.dtype}")
-    array = array.astype(np.float64)
-    if not np.isfinite(array).all():
-        raise ValueError(f"from_torch_state_dict: {name!r} holds {int(np.sum(~np.isfinite(array)))} "
-                         f"non-finite value(s) (NaN or infinity)")
-    return array

@@ -23,8 +23,10 @@ from typing import Dict, List
 import numpy as np
 
 from . import ops
+from .attributes import ParametersByName
 from .checks import check_fits, flag, is_whole, real, whole
 from .files import write_atomically
+from .state_dict import check_state
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
 # b_f starts at 3, so F_t ≈ σ(3) ≈ 0.95: from the first update the cell state is mostly kept
@@ -35,8 +37,9 @@ from .tensor import Tensor, _float_dtype, no_grad, scope
 FORGET_BIAS = 3.0
 
 
-class Module:
-    """Something with named parameters (Tensors that require grad)."""
+class Module(ParametersByName):
+    """Something with named parameters (Tensors that require grad), which are also its
+    attributes: model.W_f (attributes.py)."""
 
     _parameters: Dict[str, Tensor]
 
@@ -51,6 +54,51 @@ class Module:
         for p in self._parameters.values():
             p.grad = None
 
+    def __repr__(self):
+        """The constructor's sizes and options, as a call, then the parameters and their
+        shapes, a line per run of one shape: `W_f, W_i, W_c, W_o: (4, 7)`."""
+        runs = []
+        for name, p in self._parameters.items():
+            if runs and runs[-1][1] == p.shape:
+                runs[-1][0].append(name)
+            else:
+                runs.append(([name], p.shape))
+        call = ", ".join(f"{key}={value!r}" for key, value in self._arguments().items())
+        head = f"{type(self).__name__}({call})"
+        return "\n".join([head] + [f"  {', '.join(names)}: {shape}" for names, shape in runs])
+
+    def _arguments(self):
+        """{argument: value} of the constructor, for repr."""
+        return {}
+
+    def state_dict(self):
+        """{name: array} for every parameter, in named_parameters() order and under its names
+        ("W_f", "layer2.W_f", ...). The arrays are copies, where torch's state_dict() shares
+        the parameters' storage: a state taken now stays as it was while training goes on
+        (`best = model.state_dict()` needs no deepcopy), and writing into it cannot change
+        the model behind the version counters' back (versions.py)."""
+        return {name: p.data.copy() for name, p in self._parameters.items()}
+
+    def load_state_dict(self, state, strict=True):
+        """Set the parameters from `state` ({name: array}, as state_dict() gives), each value
+        converted to its parameter's dtype and copied. Values are numpy arrays or tensors
+        (ours or torch's) of real, finite numbers, of the parameter's shape. strict=True: the
+        keys must be the model's, no fewer and no more. strict=False: parameters the state
+        lacks keep their values, and keys the model has not are ignored. Everything is
+        checked before anything changes, and one error names every problem. Returns
+        IncompatibleKeys(missing_keys, unexpected_keys), as torch's load_state_dict does."""
+        who = f"{type(self).__name__}.load_state_dict"
+        return self._load(state, who, flag(f"{who}: strict", strict))
+
+    def _load(self, state, where, strict):
+        """Check all of `state` (state_dict.check_state), then give each parameter its new array.
+        Replacing `.data` is not an in-place write: a graph built before keeps the arrays it
+        saved (versions.py)."""
+        arrays, keys = check_state(dict(self._parameters), state, where, strict)
+        for name, array in arrays.items():
+            self._parameters[name].data = array
+        return keys
+
     def _init_parameters(self, shapes, rng, dtype, scale, sizes, forget_bias=FORGET_BIAS):
         """Create parameters in `shapes`' order from one generator: same seed, same model.
 
@@ -59,6 +107,7 @@ class Module:
         constructor's arguments) if they cannot fit in the memory available.
         """
         _check_fits(type(self).__name__, sizes, sum(int(np.prod(shape)) for shape in shapes.values()), dtype)
+        self.dtype = dtype                        # the parameters', and what numpy inputs become
         self._parameters = {}
         for name, shape in shapes.items():
             base = name.rsplit(".", 1)[-1]
@@ -108,9 +157,29 @@ class Linear(Module):
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
                               {"in_features": self.in_features, "out_features": self.out_features})
 
+    def _arguments(self):
+        arguments = {"in_features": self.in_features, "out_features": self.out_features,
+                     "bias": self.bias_name in self._parameters, "dtype": self.dtype.name}
+        names = (self.weight_name, self.bias_name)
+        return arguments if names == ("W", "b") else {**arguments, "names": names}
+
     def __call__(self, x):
-        """x Wᵀ + b: one affine op (W x + b for a column x)."""
+        """x Wᵀ + b: one affine op (W x + b for a column x). x is (in,) or (B, in): a Tensor, or a
+        numpy array or list, converted to the layer's dtype (as LSTM and RNN take their xs)."""
+        x = _as_tensor("Linear", "x", x, self.dtype)
         return ops.affine(x, self._parameters[self.weight_name], self._parameters.get(self.bias_name))
+
+
+def _as_tensor(who, what, value, dtype):
+    """`value` as a Tensor: itself if it is one, else (a numpy array, a list) converted to
+    `dtype`, the model's, so that data and weights meet in one dtype. Data that is not
+    numbers is an error naming `who` and `what` (the argument)."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{who}: {what}: {e}") from None
 
 
 def _check_step(cell, x_t, state, names):
@@ -127,6 +196,13 @@ def _check_step(cell, x_t, state, names):
         if s.shape != expected:
             raise ValueError(f"{type(cell).__name__}: {name} must have shape {expected}; got {s.shape}")
     return x_t, state
+
+
+def _cell_arguments(cell, **options):
+    """A cell's constructor arguments, for repr: the prefix only when it has one."""
+    arguments = {"input_size": cell.input_size, "hidden_size": cell.hidden_size, "bias": cell.bias,
+                 **options, "dtype": cell.dtype.name}
+    return {**arguments, "prefix": cell.prefix} if cell.prefix else arguments
 
 
 def _record(named, prefix, tensors):
@@ -159,6 +235,9 @@ class LSTMCell(Module):
             shapes.update({f"{prefix}p_{g}": (H,) for g in ("f", "i", "o")})
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H}, forget_bias)
+
+    def _arguments(self):
+        return _cell_arguments(self, peephole=self.peephole)
 
     def __call__(self, x_t, state):
         """(HS_t, CS_t) from x_t and state = (HS_{t−1}, CS_{t−1})."""
@@ -212,6 +291,9 @@ class RNNCell(Module):
             shapes[f"{prefix}b_h"] = (H,)
         self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H})
+
+    def _arguments(self):
+        return _cell_arguments(self)
 
     def __call__(self, x_t, state):
         """(HS_t,) from x_t and state = (HS_{t−1},)."""
@@ -281,6 +363,15 @@ class _Recurrent(Module):
         else:
             first, above, extra = H * (I + H), 2 * H * H, bias * H
         return first + extra + (L - 1) * (above + extra) + O * H + O * bias
+
+    def _arguments(self):
+        config = self.config()
+        order = ("input_size", "hidden_size", "output_size", "num_layers", "bias", "peephole", "dtype")
+        return {key: config[key] for key in order if key in config}
+
+    def _layers(self):
+        """The cells as attributes, by the names their scopes have: model.layer2.W_f."""
+        return {f"layer{k}": cell for k, cell in enumerate(self.cells, start=1)}
 
     @staticmethod
     def prefix(layer):
@@ -469,28 +560,9 @@ class _Recurrent(Module):
         return shapes
 
     def assign(self, arrays, source="the given weights"):
-        """Set every parameter from {name: array}: the names and shapes must be this model's."""
-        if not isinstance(arrays, dict):
-            raise TypeError(f"assign: expected a dict of arrays by name; got {type(arrays).__name__}")
-        expected = dict(self.named_parameters())
-        missing = sorted(set(expected) - set(arrays))
-        extra = sorted(set(arrays) - set(expected))
-        if missing or extra:
-            raise ValueError(f"cannot load {source} into this {type(self).__name__}: "
-                             + "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
-                                                           f"unexpected {', '.join(extra)}" if extra else "")
-                                         if part))
-        checked = {}
-        for name, p in expected.items():          # check everything before changing anything
-            value = arrays[name]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.dtype.kind not in "fiu":
-                raise TypeError(f"{source}: {name} must be real numbers; got dtype {value.dtype}")
-            if value.shape != p.shape:
-                raise ValueError(f"{source}: {name} has shape {value.shape}, but this model's {name} is {p.shape}")
-            checked[name] = value.astype(self.dtype)
-        for name, p in expected.items():
-            p.data = checked[name]
+        """Set every parameter from {name: array}: the names and shapes must be this model's
+        (state_dict.check_state, strict), and errors name `source`."""
+        self._load(arrays, f"cannot load {source} into this {type(self).__name__}", strict=True)
 
     def _split_layers(self, state):
         """One initial state per layer: h0 itself, or its rows h0[k] for a stack."""
@@ -500,7 +572,7 @@ class _Recurrent(Module):
 
     # --- checks at the point of use ----------------------------------------------------
     def _check_input(self, xs):
-        xs = xs if isinstance(xs, Tensor) else Tensor(xs, dtype=self.dtype)
+        xs = _as_tensor(type(self).__name__, "xs", xs, self.dtype)
         if xs.ndim not in (2, 3):
             raise ValueError(f"xs must be (T, I) for one sequence or (T, B, I) for a batch; "
                              f"got shape {xs.shape}")

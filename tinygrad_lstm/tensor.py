@@ -87,6 +87,13 @@ class Tensor:
         """The data as a numpy array (shared, not copied)."""
         return self.data
 
+    def __array__(self, dtype=None, copy=None):
+        """What numpy sees: the data, so np.asarray(t) shares it and np.array(t) copies it."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
+            raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): the data is "
+                             f"{self._data.dtype}, so a {np.dtype(dtype)} array needs a copy")
+        return self._data.astype(dtype or self._data.dtype, copy=bool(copy))
+
     def item(self):
         """The value of a one-element tensor, as a Python number."""
         if self.data.size != 1:
@@ -173,8 +180,15 @@ class Tensor:
     def tanh(self): return ops.Tanh.apply(self)
     def exp(self): return ops.Exp.apply(self)
     def log(self): return ops.Log.apply(self)
-    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    # numpy's functions call these methods: np.sum(t) is t.sum(axis=None, out=None), a Tensor
+    def sum(self, axis=None, keepdims=False, out=None, dtype=None):
+        _refuse_numpy_arguments(self, "sum", out, dtype)
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False, out=None, dtype=None):
+        _refuse_numpy_arguments(self, "mean", out, dtype)
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
     def softmax(self, axis=-1): return ops.Softmax.apply(self, axis=axis)
     def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)
 
@@ -375,6 +389,18 @@ def _as_float_array(data, dtype=None):
                         f"other non-numeric values) of type {type(data).__name__}")
     raise TypeError(f"Tensor data must be real numbers; got numpy dtype {array.dtype} "
                     f"from {type(data).__name__}")
+
+
+def _refuse_numpy_arguments(t, name, out, dtype=None):
+    """numpy's functions pass out=None (and dtype=None) to a method they call (np.sum(t) calls
+    t.sum(axis=None, out=None)); any other value is refused: an op makes a new tensor, in the
+    tensor's own dtype."""
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported: an op makes a new tensor and writes into "
+                        f"none; got out of type {type(out).__name__}")
+    if dtype is not None:
+        raise TypeError(f"{name}: dtype= is not supported: the result has the tensor's dtype "
+                        f"({t.dtype}); got dtype={dtype!r}")
 
 
 def _check_requires_grad(value):

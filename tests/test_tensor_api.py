@@ -1,4 +1,6 @@
-"""The Tensor's surface beyond the ops: what numpy sees of it."""
+"""The Tensor's surface beyond the ops: what numpy sees of it, comparisons."""
+import operator
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,61 @@ def test_numpy_reductions_call_the_tensors_own_and_keep_the_graph():
 ], ids=["np.sum-out", "np.mean-dtype", "sum-dtype"])
 def test_what_numpy_could_ask_of_a_reduction_and_a_tensor_cannot_give_is_refused(call, pieces):
     assert_clear_error(lambda: call(Tensor(np.ones(3))), TypeError, pieces)
+
+
+# --- comparisons: element-wise, bool data, no gradient -------------------------------------
+
+COMPARISONS = {"<": (operator.lt, np.less), "<=": (operator.le, np.less_equal),
+               ">": (operator.gt, np.greater), ">=": (operator.ge, np.greater_equal),
+               "==": (operator.eq, np.equal), "!=": (operator.ne, np.not_equal)}
+
+
+@pytest.mark.parametrize("symbol", COMPARISONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_comparisons_are_element_wise_and_give_bool_data_with_no_gradient(symbol, dtype):
+    a = np.array([[0.5, 1.0, 2.0], [1.0, -1.0, 0.0]], dtype=dtype)
+    b = np.array([1.0, 1.0, 0.0], dtype=dtype)                   # broadcast along the rows
+    t = Tensor(a, requires_grad=True)
+    compare, reference = COMPARISONS[symbol]
+    for other, expected in ((Tensor(b), reference(a, b)), (b, reference(a, b)), (1.0, reference(a, 1.0))):
+        out = compare(t, other)
+        assert isinstance(out, Tensor) and out.dtype == np.bool_
+        assert not out.requires_grad and out.op == "" and out.parents == ()
+        np.testing.assert_array_equal(out.data, expected)
+    flipped = compare(b, t)                                       # numpy array on the left: still ours
+    assert isinstance(flipped, Tensor)
+    np.testing.assert_array_equal(flipped.data, reference(b, a))
+
+
+def test_equality_with_what_is_not_a_number_is_identity_as_in_python():
+    t = Tensor([1.0, 2.0])
+    assert (t == None) is False and (t != "text") is True         # noqa: E711
+    with pytest.raises(TypeError, match="'<' not supported"):
+        t < "text"
+
+
+def test_a_comparison_that_cannot_broadcast_names_both_shapes():
+    assert_clear_error(lambda: Tensor(np.ones((2, 3))) < Tensor(np.ones((3, 4))), ValueError,
+                       ["'<'", "(2, 3)", "(3, 4)", "broadcast"])
+
+
+def test_tensors_hash_by_identity_so_equal_values_are_still_two_keys():
+    a, b = Tensor([1.0]), Tensor([1.0])
+    assert bool(a == b) and len({a: 1, b: 2}) == 2 and len({a, b, a}) == 2
+    x = Tensor([2.0], requires_grad=True)
+    y = Tensor([2.0], requires_grad=True)                         # equal values, distinct nodes
+    (x * y + x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0])
+    np.testing.assert_array_equal(y.grad, [2.0])
+
+
+def test_a_comparison_masks_and_indexes_and_its_numbers_take_the_default_float():
+    x = Tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    positive = x > 0
+    (x[positive] * x[positive]).sum().backward()                 # a bool Tensor indexes like its array
+    np.testing.assert_array_equal(x.grad, [0.0, 4.0, 0.0, 8.0])
+    assert (positive * 2.5).dtype == np.float64                   # not a bool: 2.5 is not rounded
+    np.testing.assert_array_equal((positive * 2.5).data, [0.0, 2.5, 0.0, 2.5])
+    x.grad = None
+    (x * positive).sum().backward()                               # a mask in arithmetic: no gradient
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0, 1.0])

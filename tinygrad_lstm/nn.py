@@ -522,7 +522,8 @@ class _Recurrent(Module):
     @staticmethod
     def _check_mask(mask, shape):
         """The mask as a bool array. A Tensor mask is accepted when it holds only 0 and 1 (a
-        Tensor stores floats, so Tensor(bool_array) holds 1.0/0.0); other float masks are not."""
+        comparison's result holds bools, but Tensor(bool_array) holds 1.0/0.0); other float
+        masks are not."""
         try:
             array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         except ValueError:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .tensor import Function, Tensor, _lift
+from .tensor import Function, Tensor, _leaf_of, _lift
 
 
 def unbroadcast(grad, like):
@@ -359,6 +359,8 @@ def _frozen_index(index):
 def _frozen_one(i):
     if isinstance(i, np.ndarray):
         return i.copy()
+    if isinstance(i, Tensor) and i.dtype.kind in "biu":     # a mask (t > 0) or indices (argmax)
+        return i.data.copy()
     if isinstance(i, list):
         try:
             a = np.array(i)
@@ -386,8 +388,8 @@ class GetItem(Function):
     @staticmethod
     def forward(x, index):
         if not _is_basic(index) and any(isinstance(i, Tensor) for i in (index if index.__class__ is tuple else (index,))):
-            raise TypeError("index a Tensor with ints, slices or integer numpy arrays, not with a "
-                            "Tensor (a Tensor holds floats); use t[idx.numpy().astype(int)]")
+            raise TypeError("index a Tensor with ints, slices, integer or bool arrays, or a Tensor of "
+                            "bools or integers, not with a Tensor of floats; use t[idx.numpy().astype(int)]")
         try:
             return x[index]
         except IndexError as e:
@@ -481,6 +483,18 @@ class Stack(Function):
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis (numpy's stack), differentiably."""
     return _join(Stack, tensors, axis)
+
+
+# --- comparisons: bool data, no gradient -------------------------------------------
+
+def compare(x, other, ufunc, symbol):
+    """x <symbol> other element-wise (numpy's broadcasting), as a leaf of bool data: a comparison
+    is flat almost everywhere, so it has no gradient, and its result never requires one."""
+    try:
+        y = _lift(other, x)
+    except TypeError:               # t == None or t != "text": Python falls back to identity
+        return NotImplemented
+    return _leaf_of(_broadcast(f"'{symbol}'", ufunc, x.data, y.data))
 
 
 # --- softmax and cross-entropy -------------------------------------------------------

@@ -171,6 +171,16 @@ class Tensor:
     def __neg__(self): return ops.Neg.apply(self)
     def __getitem__(self, index): return ops.GetItem.apply(self, index=index)
 
+    # comparisons are element-wise, as in torch, and give bool data with no gradient; since == is
+    # element-wise, hashing stays by identity, and the graph keys its dicts and sets by tensor
+    def __lt__(self, other): return ops.compare(self, other, np.less, "<")
+    def __le__(self, other): return ops.compare(self, other, np.less_equal, "<=")
+    def __gt__(self, other): return ops.compare(self, other, np.greater, ">")
+    def __ge__(self, other): return ops.compare(self, other, np.greater_equal, ">=")
+    def __eq__(self, other): return ops.compare(self, other, np.equal, "==")
+    def __ne__(self, other): return ops.compare(self, other, np.not_equal, "!=")
+    __hash__ = object.__hash__
+
     def __setitem__(self, index, value):
         raise TypeError("Tensors do not support item assignment: an op that wrote into its input would "
                         "break the gradients of what used it. Build a new tensor (concat, *, +), or change "
@@ -403,6 +413,15 @@ def _refuse_numpy_arguments(t, name, out, dtype=None):
                         f"({t.dtype}); got dtype={dtype!r}")
 
 
+def _leaf_of(array):
+    """A leaf holding `array` as it is, such as the bool data of a comparison (the constructor
+    makes bools floats). It never requires grad: nothing differentiates it."""
+    t = Tensor.__new__(Tensor)
+    t._data, t.grad, t.requires_grad, t.name, t.scope = array, None, False, None, _mode.scope
+    t._op, t._parents = None, ()
+    return t
+
+
 def _check_requires_grad(value):
     """True or False (a numpy bool too); anything else, even 'False', 0 or 1, is refused: a
     truthy string would otherwise quietly ask for a gradient."""
@@ -428,11 +447,12 @@ def _float_dtype(dtype):
 
 
 def _lift(value, like):
-    """Wrap a Python number or numpy array as a constant with the dtype of Tensor `like`."""
+    """Wrap a Python number or numpy array as a constant with the dtype of Tensor `like` (the
+    default float if `like` holds bools or integers)."""
     if isinstance(value, Tensor):
         return value
     try:
-        return Tensor(value, dtype=like.data.dtype)
+        return Tensor(value, dtype=like.data.dtype if like.data.dtype.kind == "f" else None)
     except (TypeError, ValueError) as e:
         raise TypeError(f"cannot combine a Tensor with {type(value).__name__}: {e}") from None
 

@@ -7,7 +7,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from tinygrad_lstm import affine, concat, cross_entropy, stack
+from tinygrad_lstm import affine, concat, cross_entropy, maximum, minimum, stack, where
 
 
 @dataclass
@@ -88,6 +88,52 @@ CASES += [
          lambda a: 2 * a - 1 / (3 + a * a) + 0.5, ((3, 4),), lambda a: 2 * a - 1 / (3 + a * a) + 0.5),
     Case("array-constants", lambda a: a * np.arange(4.0) + np.ones((3, 1)),
          lambda a: a * np.arange(4.0) + np.ones((3, 1)), ((3, 4),)),
+]
+
+
+def _torch():
+    import torch                          # only called when torch is importable
+    return torch
+
+
+CASES += [
+    Case("pow-tensor", lambda a, b: a ** b, lambda a, b: a ** b, ((3, 4), (3, 4)), lambda a, b: a ** b,
+         positive=True),
+    Case("pow-tensor-row", lambda a, b: a ** b, lambda a, b: a ** b, ((3, 4), (4,)), lambda a, b: a ** b,
+         positive=True),
+    Case("pow-cube", lambda a: a ** 3, lambda a: a ** 3, ((3, 4),), lambda a: a ** 3),   # negative bases too
+    Case("pow-root", lambda a: a ** 0.5, np.sqrt, ((3, 4),), lambda a: a ** 0.5, positive=True),
+    Case("pow-negative", lambda a: a ** -1.5, lambda a: a ** -1.5, ((3, 4),), lambda a: a ** -1.5,
+         positive=True),
+    Case("rpow", lambda a: 2 ** a, lambda a: 2.0 ** a, ((3, 4),), lambda a: 2 ** a),
+    Case("sqrt", lambda a: a.sqrt(), np.sqrt, ((3, 4),), lambda a: a.sqrt(), positive=True),
+    Case("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), ((3, 4),), lambda a: a.relu()),
+    Case("abs", abs, np.abs, ((3, 4),), lambda a: a.abs()),
+    Case("sign", lambda a: a.sign(), np.sign, ((3, 4),), lambda a: a.sign()),
+    Case("clamp", lambda a: a.clamp(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), ((3, 4),),
+         lambda a: a.clamp(-0.5, 0.5)),
+    Case("clamp-min", lambda a: a.clamp(min=0.2), lambda a: np.maximum(a, 0.2), ((3, 4),),
+         lambda a: a.clamp(min=0.2)),
+    Case("clamp-max", lambda a: a.clamp(max=-0.1), lambda a: np.minimum(a, -0.1), ((3, 4),),
+         lambda a: a.clamp(max=-0.1)),
+    # x against itself: every element a tie, half of g to each side, so x gets g once, not twice
+    Case("maximum-ties", lambda a: maximum(a, a), lambda a: a, ((3, 4),), lambda a: _torch().maximum(a, a)),
+]
+for kind in ("same", "scalar-right", "row", "both-stretch"):
+    shapes = BROADCAST_PAIRS[kind]
+    CASES += [Case(f"maximum-{kind}", maximum, np.maximum, shapes, lambda a, b: _torch().maximum(a, b)),
+              Case(f"minimum-{kind}", minimum, np.minimum, shapes, lambda a, b: _torch().minimum(a, b))]
+
+COND = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
+CASES += [
+    Case("where", lambda a, b: where(COND, a, b), lambda a, b: np.where(COND, a, b), ((3, 4), (3, 4)),
+         lambda a, b: _torch().where(_torch().tensor(COND), a, b)),
+    Case("where-broadcast", lambda a, b: where(COND, a, b), lambda a, b: np.where(COND, a, b), ((3, 1), (4,)),
+         lambda a, b: _torch().where(_torch().tensor(COND), a, b)),
+    Case("where-number", lambda a: where(COND, 0.5, a), lambda a: np.where(COND, 0.5, a), ((3, 4),),
+         lambda a: _torch().where(_torch().tensor(COND), 0.5, a)),
+    Case("where-leaky-relu", lambda a: where(a > 0, a, 0.1 * a), lambda a: np.where(a > 0, a, 0.1 * a),
+         ((3, 4),), lambda a: _torch().where(a > 0, a, 0.1 * a)),
 ]
 
 for axis in (None, 0, 1, -1, (0, 2)):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor, affine, concat, cross_entropy, scope, stack
+from tinygrad_lstm import Tensor, affine, concat, cross_entropy, maximum, minimum, scope, stack, where
 
 from .helpers import assert_clear_error
 
@@ -52,6 +52,20 @@ BAD = [
     ("CE non-Tensor logits", lambda: cross_entropy(np.ones((2, 3)), [0, 1]), TypeError, ["cross_entropy", "Tensor"]),
     ("len of a scalar", lambda: len(Tensor(1.0)), TypeError, ["len()", "0-d", ".item()"]),
     ("empty scope", lambda: scope("").__enter__(), TypeError, ["scope", "non-empty string"]),
+    ("pow broadcast", lambda: x23 ** x34, ValueError, ["pow", "(2, 3)", "(3, 4)", "broadcast"]),
+    ("pow a string", lambda: x23 ** "2", TypeError, ["cannot combine", "str"]),
+    ("maximum broadcast", lambda: maximum(x23, x34), ValueError, ["maximum", "(2, 3)", "(3, 4)"]),
+    ("minimum of numbers", lambda: minimum(1.0, 2.0), TypeError, ["minimum", "needs a Tensor", "float"]),
+    ("clamp no bounds", lambda: x23.clamp(), ValueError, ["clamp", "min, max or both", "neither"]),
+    ("clamp min > max", lambda: x23.clamp(1, 0), ValueError, ["clamp", "min (1)", "max (0)"]),
+    ("clamp bound type", lambda: x23.clamp(min="0"), TypeError, ["clamp", "min must be a number", "'0'"]),
+    ("clamp NaN bound", lambda: x23.clamp(max=float("nan")), TypeError, ["clamp", "max must be", "nan"]),
+    ("where float condition", lambda: where(Tensor([1.0, 0.0]), x4[:2], 0.0), TypeError,
+     ["where", "condition must hold bools", "t > 0", "float64"]),
+    ("where without a Tensor", lambda: where([True], 1.0, 2.0), TypeError,
+     ["where", "needs a Tensor", "float"]),
+    ("where broadcast", lambda: where(np.ones(2, bool), x23, x34), ValueError,
+     ["where", "(2,), (2, 3) and (3, 4)", "broadcast"]),
 ]
 
 

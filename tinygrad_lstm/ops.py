@@ -91,6 +91,76 @@ class Div(Function):
         return unbroadcast(g_over_y, x), unbroadcast(-g_over_y * z, y)
 
 
+class Pow(Function):
+    """z = xʸ, the exponent a tensor;  dz/dx = y·xʸ⁻¹, dz/dy = z·ln x.
+
+    ln x is real only for x > 0. At x = 0, z·ln x is taken as 0 (as torch does: z is 0 there
+    for y > 0); for x < 0 it is NaN (xʸ is real there only at whole y, where it has no
+    derivative in y)."""
+    name = "pow"
+
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("pow", np.power, x, y)
+
+    @staticmethod
+    def backward(g, z, x, y):
+        # logs of positive numbers only: numpy would warn even when y is a constant wanting no gradient
+        ln_x = np.log(np.where(x > 0, x, np.where(x < 0, np.nan, 1)))
+        return unbroadcast(g * y * np.power(x, y - 1), x), unbroadcast(g * z * ln_x, y)
+
+
+def _winner_gradients(g, x, y, x_wins, y_wins):
+    """g to whichever of x and y was picked, and half of it to each where they tie (as torch)."""
+    half_at_ties = g * np.equal(x, y) / 2
+    return unbroadcast(g * x_wins + half_at_ties, x), unbroadcast(g * y_wins + half_at_ties, y)
+
+
+class Maximum(Function):
+    """z = max(x, y) element-wise;  dz/dx = 1 where x > y, dz/dy = 1 where y > x, ½ each at a tie."""
+    name = "maximum"
+
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("maximum", np.maximum, x, y)
+
+    @staticmethod
+    def backward(g, z, x, y):
+        return _winner_gradients(g, x, y, x > y, x < y)
+
+
+class Minimum(Function):
+    """z = min(x, y) element-wise;  dz/dx = 1 where x < y, dz/dy = 1 where y < x, ½ each at a tie."""
+    name = "minimum"
+
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("minimum", np.minimum, x, y)
+
+    @staticmethod
+    def backward(g, z, x, y):
+        return _winner_gradients(g, x, y, x < y, x > y)
+
+
+def maximum(x, y):
+    """The larger of x and y element-wise, differentiably (numpy's np.maximum, torch.maximum)."""
+    return _binary(Maximum, x, y)
+
+
+def minimum(x, y):
+    """The smaller of x and y element-wise, differentiably (numpy's np.minimum, torch.minimum)."""
+    return _binary(Minimum, x, y)
+
+
+def _binary(op, x, y):
+    """Apply a binary op to two operands, a number or array among them becoming a constant."""
+    like = x if isinstance(x, Tensor) else y
+    if not isinstance(like, Tensor):
+        raise TypeError(f"{op.name}: needs a Tensor among its two inputs; got {type(x).__name__} "
+                        f"and {type(y).__name__}")
+    return op.apply(_lift(x, like), _lift(y, like))
+
+
 class MatMul(Function):
     """z = x @ y;  dL/dx = g @ yᵀ, dL/dy = xᵀ @ g (numpy's rules for 1-D operands)."""
     name = "matmul"
@@ -226,6 +296,111 @@ class Log(Function):
     @staticmethod
     def backward(g, z, x):
         return (g / x,)
+
+
+class PowScalar(Function):
+    """z = xᵖ, the exponent p a number;  dz/dx = p·xᵖ⁻¹ (0 for p = 0, as torch: z is 1 everywhere)."""
+    name = "pow_scalar"
+
+    @staticmethod
+    def forward(x, p):
+        return np.power(x, p)
+
+    @staticmethod
+    def backward(g, z, x, p):
+        return (np.zeros_like(x) if p == 0 else g * p * np.power(x, p - 1),)
+
+
+def power(x, exponent):
+    """x ** exponent: a number exponent is part of the op (pow_scalar), a tensor one an input (pow)."""
+    if isinstance(exponent, (int, float, np.integer, np.floating)) and not isinstance(exponent, bool):
+        return PowScalar.apply(x, p=float(exponent))     # a Python float keeps float32 float32
+    return Pow.apply(x, _lift(exponent, x))
+
+
+class Sqrt(Function):
+    """z = √x;  dz/dx = 1/(2z)."""
+    name = "sqrt"
+
+    @staticmethod
+    def forward(x):
+        return np.sqrt(x)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g / (2 * z),)
+
+
+class Relu(Function):
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (0 at the kink x = 0 too, as torch)."""
+    name = "relu"
+
+    @staticmethod
+    def forward(x):
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g * (x > 0),)
+
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign(x), which is 0 at the kink x = 0 (as torch)."""
+    name = "abs"
+
+    @staticmethod
+    def forward(x):
+        return np.abs(x)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g * np.sign(x),)
+
+
+class Sign(Function):
+    """z = sign(x) (−1, 0 or 1);  dz/dx = 0: flat on each side of 0 (as torch, which gives 0 at 0 too)."""
+    name = "sign"
+    needs_values = False
+
+    @staticmethod
+    def forward(x):
+        return np.sign(x)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (np.zeros_like(x),)
+
+
+class Clamp(Function):
+    """z = x held within [low, high] (either may be None);  dz/dx = 1 where low ≤ x ≤ high,
+    the bounds included (as torch), and 0 where x was cut."""
+    name = "clamp"
+
+    @staticmethod
+    def forward(x, low=None, high=None):
+        z = x if low is None else np.maximum(x, low)
+        return z if high is None else np.minimum(z, high)
+
+    @staticmethod
+    def backward(g, z, x, low=None, high=None):
+        inside = g if low is None else g * (x >= low)
+        return (inside if high is None else inside * (x <= high),)
+
+
+def clamp(x, min=None, max=None):
+    """x held within [min, max], as torch.clamp; either bound may be left out (not both)."""
+    bounds = {}
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None:
+            if not isinstance(bound, (int, float, np.integer, np.floating)) or isinstance(bound, bool) \
+                    or math.isnan(bound):
+                raise TypeError(f"clamp: {name} must be a number (or None); got {bound!r}")
+            bounds[name] = float(bound)       # a Python float keeps a float32 tensor float32
+    if not bounds:
+        raise ValueError("clamp: needs min, max or both; got neither")
+    if len(bounds) == 2 and bounds["min"] > bounds["max"]:
+        raise ValueError(f"clamp: min ({min!r}) is greater than max ({max!r})")
+    return Clamp.apply(x, low=bounds.get("min"), high=bounds.get("max"))
 
 
 # --- reductions ----------------------------------------------------------------------
@@ -485,7 +660,7 @@ def stack(tensors, axis=0):
     return _join(Stack, tensors, axis)
 
 
-# --- comparisons: bool data, no gradient -------------------------------------------
+# --- comparisons (bool data, no gradient), and choosing by them ----------------------
 
 def compare(x, other, ufunc, symbol):
     """x <symbol> other element-wise (numpy's broadcasting), as a leaf of bool data: a comparison
@@ -495,6 +670,41 @@ def compare(x, other, ufunc, symbol):
     except TypeError:               # t == None or t != "text": Python falls back to identity
         return NotImplemented
     return _leaf_of(_broadcast(f"'{symbol}'", ufunc, x.data, y.data))
+
+
+class Where(Function):
+    """z = x where the condition c holds, else y (numpy's broadcasting);  dz/dx = 1 where c,
+    dz/dy = 1 where not c. The condition (bool data) gets no gradient."""
+    name = "where"
+
+    @staticmethod
+    def forward(c, x, y):
+        try:
+            return np.where(c, x, y)
+        except ValueError:
+            raise ValueError(f"where: shapes {c.shape}, {x.shape} and {y.shape} (condition, x, y) "
+                             f"cannot be broadcast together") from None
+
+    @staticmethod
+    def backward(g, z, c, x, y):
+        return None, unbroadcast(np.where(c, g, 0), x), unbroadcast(np.where(c, 0, g), y)
+
+
+def where(condition, x, y):
+    """x where `condition` holds, else y, differentiably in x and y (torch.where, np.where).
+
+    The condition is bool data: a comparison (t > 0) or a bool array. x and y are Tensors or
+    numbers (at least one of the three a Tensor)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: the condition must hold bools (a comparison such as t > 0, or a bool "
+                        f"array); got dtype {cond.dtype}")
+    like = next((v for v in (x, y, condition) if isinstance(v, Tensor)), None)
+    if like is None:
+        raise TypeError(f"where: needs a Tensor among condition, x and y; got {type(x).__name__} "
+                        f"and {type(y).__name__}")
+    return Where.apply(condition if isinstance(condition, Tensor) else _leaf_of(cond),
+                       _lift(x, like), _lift(y, like))
 
 
 # --- softmax and cross-entropy -------------------------------------------------------

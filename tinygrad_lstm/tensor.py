@@ -168,7 +168,10 @@ class Tensor:
     def __rtruediv__(self, other): return ops.Div.apply(_lift(other, self), self)
     def __matmul__(self, other): return ops.MatMul.apply(self, _lift(other, self))
     def __rmatmul__(self, other): return ops.MatMul.apply(_lift(other, self), self)
+    def __pow__(self, exponent): return ops.power(self, exponent)
+    def __rpow__(self, base): return ops.Pow.apply(_lift(base, self), self)
     def __neg__(self): return ops.Neg.apply(self)
+    def __abs__(self): return ops.Abs.apply(self)
     def __getitem__(self, index): return ops.GetItem.apply(self, index=index)
 
     # comparisons are element-wise, as in torch, and give bool data with no gradient; since == is
@@ -190,6 +193,12 @@ class Tensor:
     def tanh(self): return ops.Tanh.apply(self)
     def exp(self): return ops.Exp.apply(self)
     def log(self): return ops.Log.apply(self)
+    def sqrt(self): return ops.Sqrt.apply(self)
+    def relu(self): return ops.Relu.apply(self)
+    def abs(self): return ops.Abs.apply(self)
+    def sign(self): return ops.Sign.apply(self)
+    def clamp(self, min=None, max=None): return ops.clamp(self, min, max)
+
     # numpy's functions call these methods: np.sum(t) is t.sum(axis=None, out=None), a Tensor
     def sum(self, axis=None, keepdims=False, out=None, dtype=None):
         _refuse_numpy_arguments(self, "sum", out, dtype)

@@ -151,7 +151,7 @@ class Sym:
 
     def __array_function__(self, func, types, args, kwargs):
         kind = {np.concatenate: "join", np.stack: "join", np.broadcast_to: "view",
-                np.zeros_like: "fresh", np.shape: None}.get(func, "unsupported")
+                np.zeros_like: "fresh", np.where: "fresh", np.shape: None}.get(func, "unsupported")
         if kind is None:
             return func(*_value(args), **_value(kwargs))
         if kind == "unsupported":
@@ -206,6 +206,10 @@ class Sym:
     def __matmul__(self, o): return np.matmul(self, o)
     def __rmatmul__(self, o): return np.matmul(o, self)
     def __neg__(self): return np.negative(self)
+    def __lt__(self, o): return np.less(self, o)      # not == and !=: Syms are dict keys, by identity
+    def __le__(self, o): return np.less_equal(self, o)
+    def __gt__(self, o): return np.greater(self, o)
+    def __ge__(self, o): return np.greater_equal(self, o)
 
 
 def _check_fresh(target):

@@ -20,6 +20,19 @@ RULES = {
     "tanh": "∂L/∂{a} += {g} ⊙ (1 − {out}²)",
     "exp": "∂L/∂{a} += {g} ⊙ {out}",
     "log": "∂L/∂{a} += {g} / {a}",
+    "pow": "∂L/∂{a} += {g} ⊙ {b} {a}^({b}−1),  ∂L/∂{b} += {g} ⊙ {out} ln {a}",
+    "pow_scalar": "∂L/∂{a} += {g} ⊙ p {a}^(p−1), p the exponent",
+    "sqrt": "∂L/∂{a} += {g} / (2 {out})",
+    # [P] is 1 where P holds and 0 elsewhere
+    "relu": "∂L/∂{a} += {g} ⊙ [{a} > 0]",
+    "abs": "∂L/∂{a} += {g} ⊙ sign({a})",
+    "sign": "∂L/∂{a} += 0: sign is flat",
+    "clamp": "∂L/∂{a} += {g} ⊙ [min ≤ {a} ≤ max]",
+    "maximum": "∂L/∂{a} += {g} ⊙ ([{a} > {b}] + ½[{a} = {b}]),  "
+               "∂L/∂{b} += {g} ⊙ ([{b} > {a}] + ½[{b} = {a}])",
+    "minimum": "∂L/∂{a} += {g} ⊙ ([{a} < {b}] + ½[{a} = {b}]),  "
+               "∂L/∂{b} += {g} ⊙ ([{b} < {a}] + ½[{b} = {a}])",
+    "where": "∂L/∂{b} += {g} ⊙ [{a}],  ∂L/∂{c} += {g} ⊙ [not {a}]",
     "sum": "∂L/∂{a} += {g}, copied back over the summed axes",
     "mean": "∂L/∂{a} += {g} / n, copied back over the averaged axes",
     "reshape": "∂L/∂{a} += {g}, reshaped back to {a}'s shape",

@@ -147,6 +147,24 @@ for axis in (None, 0, 1, -1, (0, 2)):
                  lambda a, ax=axis, k=keepdims: a.mean(dim=ax, keepdim=k) if ax is not None else a.mean()),
         ]
 
+for axis in (None, 0, 1, -1, (0, 2)):
+    for keepdims in (False, True):
+        dims = dict(dim=axis if axis is not None else tuple(range(3)), keepdim=keepdims)
+        CASES += [
+            Case(f"max-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.max(axis=ax, keepdims=k),
+                 lambda a, ax=axis, k=keepdims: a.max(axis=ax, keepdims=k), ((2, 3, 4),),
+                 lambda a, d=dims: a.amax(**d)),
+            Case(f"min-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.min(axis=ax, keepdims=k),
+                 lambda a, ax=axis, k=keepdims: a.min(axis=ax, keepdims=k), ((2, 3, 4),),
+                 lambda a, d=dims: a.amin(**d)),
+        ]
+CASES += [   # every largest (smallest) element twice: the two copies share the gradient, x gets g once
+    Case("max-ties", lambda a: concat([a, a]).max(axis=0), lambda a: a.max(axis=0), ((3, 4),),
+         lambda a: _torch().cat([a, a]).amax(dim=0)),
+    Case("min-ties", lambda a: concat([a, a]).min(), lambda a: a.min(), ((3, 4),),
+         lambda a: _torch().cat([a, a]).amin()),
+]
+
 CASES += [
     Case("reshape", lambda a: a.reshape(6, 4), lambda a: a.reshape(6, 4), ((2, 3, 4),),
          lambda a: a.reshape(6, 4)),

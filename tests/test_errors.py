@@ -66,6 +66,15 @@ BAD = [
      ["where", "needs a Tensor", "float"]),
     ("where broadcast", lambda: where(np.ones(2, bool), x23, x34), ValueError,
      ["where", "(2,), (2, 3) and (3, 4)", "broadcast"]),
+    ("max axis", lambda: x23.max(axis=2), ValueError, ["max", "axis 2", "out of range"]),
+    ("min keepdims", lambda: x23.min(keepdims=1), TypeError, ["min", "keepdims", "True or False", "1"]),
+    ("max of an empty axis", lambda: Tensor(np.ones((2, 0))).max(axis=1), ValueError,
+     ["max", "axis 1", "(2, 0)", "empty"]),
+    ("min of nothing", lambda: Tensor(np.ones(0)).min(), ValueError, ["min", "(0,)", "empty"]),
+    ("argmax axis type", lambda: x23.argmax(axis=(0, 1)), TypeError, ["argmax", "axis must be an int"]),
+    ("argmax of nothing", lambda: Tensor(np.ones((0, 3))).argmax(axis=0), ValueError,
+     ["argmax", "(0, 3)", "empty along axis 0"]),
+    ("np.max out", lambda: np.max(x23, out=np.zeros(())), TypeError, ["max", "out="]),
 ]
 
 

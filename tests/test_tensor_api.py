@@ -98,3 +98,18 @@ def test_a_comparison_masks_and_indexes_and_its_numbers_take_the_default_float()
     x.grad = None
     (x * positive).sum().backward()                               # a mask in arithmetic: no gradient
     np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0, 1.0])
+
+
+# --- argmax: indices, no gradient -------------------------------------------------------------
+
+def test_argmax_gives_int64_indices_the_first_of_ties_as_numpy_and_torch():
+    t = Tensor([[1.0, 3.0, 3.0], [4.0, 0.0, 4.0]], requires_grad=True)
+    flat = t.argmax()
+    assert flat.dtype == np.int64 and flat.shape == () and flat.item() == 3 and not flat.requires_grad
+    np.testing.assert_array_equal(t.argmax(axis=1).data, [1, 0])
+    np.testing.assert_array_equal(t.argmax(axis=0, keepdims=True).data, [[1, 0, 1]])
+    np.testing.assert_array_equal(np.argmax(t, axis=-1).data, [1, 0])       # numpy calls ours
+    rows = t.argmax(axis=1)
+    picked = t[np.arange(2), rows]                                           # an index Tensor picks
+    picked.sum().backward()
+    np.testing.assert_array_equal(t.grad, [[0, 1, 0], [1, 0, 0]])

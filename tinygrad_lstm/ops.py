@@ -472,6 +472,64 @@ class Mean(Function):
         return Sum.backward(g / n, z, x, axis, keepdims)
 
 
+class Max(Function):
+    """z = the largest x over `axis` (numpy's max, torch's amax);  dz/dx = 1/k at each of the k
+    elements equal to it, and 0 elsewhere: tied elements share the gradient evenly, as in torch's
+    amax (central differences agree at a tie of two: each gets ½)."""
+    name = "max"
+
+    @staticmethod
+    def forward(x, axis=None, keepdims=False):
+        return x.max(axis=_nonempty_axes("max", x, axis, keepdims), keepdims=keepdims)
+
+    @staticmethod
+    def backward(g, z, x, axis=None, keepdims=False):
+        return _shared_among_ties(g, z, x, axis)
+
+
+class Min(Max):
+    """z = the smallest x over `axis` (numpy's min, torch's amin);  dz/dx = 1/k at each of the k
+    elements equal to it, and 0 elsewhere: the backward rule of max, inherited."""
+    name = "min"
+
+    @staticmethod
+    def forward(x, axis=None, keepdims=False):
+        return x.min(axis=_nonempty_axes("min", x, axis, keepdims), keepdims=keepdims)
+
+
+def _nonempty_axes(name, x, axis, keepdims):
+    """The axes to reduce, none of them empty: the max of nothing does not exist."""
+    axes = _reduced_axes(name, x, axis, keepdims)
+    for a in axes:
+        if x.shape[a] == 0:
+            raise ValueError(f"{name}: axis {a} of a tensor of shape {x.shape} is empty, and the "
+                             f"{name} of no elements does not exist")
+    return axes
+
+
+def _shared_among_ties(g, z, x, axis):
+    """g, copied back over the reduced axes to the elements equal to the result z, and split
+    evenly among those that tie."""
+    kept = _kept_shape(x, axis)
+    ties = np.equal(x, z.reshape(kept)).astype(x.dtype)          # 1 where x is the max (or min)
+    return (g.reshape(kept) * ties / ties.sum(axis=_axes("max", axis, x.ndim), keepdims=True),)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """The index of the largest element (of the flattened tensor, or along `axis`), as int64 data
+    with no gradient; of tied elements, the first (as numpy and torch)."""
+    if keepdims is not True and keepdims is not False:
+        raise TypeError(f"argmax: keepdims must be True or False; got {keepdims!r}")
+    data = x.data
+    if axis is not None:
+        axis = _axis("argmax", axis, data.ndim)
+    if (data.size if axis is None else data.shape[axis]) == 0:
+        along = "" if axis is None else f" along axis {axis}"
+        raise ValueError(f"argmax: the tensor (shape {data.shape}) is empty{along}, so it has no "
+                         f"largest element")
+    return _leaf_of(np.asarray(data.argmax(axis=axis, keepdims=keepdims)))
+
+
 # --- shape ops -----------------------------------------------------------------------
 
 class Reshape(Function):

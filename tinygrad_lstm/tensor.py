@@ -199,7 +199,8 @@ class Tensor:
     def sign(self): return ops.Sign.apply(self)
     def clamp(self, min=None, max=None): return ops.clamp(self, min, max)
 
-    # numpy's functions call these methods: np.sum(t) is t.sum(axis=None, out=None), a Tensor
+    # numpy's functions call these methods: np.sum(t) is t.sum(axis=None, out=None), a Tensor;
+    # np.max(t) and np.argmax(t) likewise
     def sum(self, axis=None, keepdims=False, out=None, dtype=None):
         _refuse_numpy_arguments(self, "sum", out, dtype)
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
@@ -207,6 +208,18 @@ class Tensor:
     def mean(self, axis=None, keepdims=False, out=None, dtype=None):
         _refuse_numpy_arguments(self, "mean", out, dtype)
         return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False, out=None):
+        _refuse_numpy_arguments(self, "max", out)
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False, out=None):
+        _refuse_numpy_arguments(self, "min", out)
+        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False, out=None):
+        _refuse_numpy_arguments(self, "argmax", out)
+        return ops.argmax(self, axis, keepdims)
 
     def softmax(self, axis=-1): return ops.Softmax.apply(self, axis=axis)
     def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)

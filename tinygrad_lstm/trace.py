@@ -169,6 +169,9 @@ class Sym:
     def max(self, axis=None, keepdims=False):
         return self._method("max", "reduce", axis=axis, keepdims=keepdims)
 
+    def min(self, axis=None, keepdims=False):
+        return self._method("min", "reduce", axis=axis, keepdims=keepdims)
+
     def reshape(self, *shape):         # a view, or a copy of a non-contiguous array: the
         return self._method("reshape", "view", *shape)   # backend evaluates it where it is read
 

@@ -35,6 +35,8 @@ RULES = {
     "where": "∂L/∂{b} += {g} ⊙ [{a}],  ∂L/∂{c} += {g} ⊙ [not {a}]",
     "sum": "∂L/∂{a} += {g}, copied back over the summed axes",
     "mean": "∂L/∂{a} += {g} / n, copied back over the averaged axes",
+    "max": "∂L/∂{a} += {g} ⊙ [{a} = {out}] / k, k the number of ties, copied back over the reduced axes",
+    "min": "∂L/∂{a} += {g} ⊙ [{a} = {out}] / k, k the number of ties, copied back over the reduced axes",
     "reshape": "∂L/∂{a} += {g}, reshaped back to {a}'s shape",
     "transpose": "∂L/∂{a} += {g} transposed back",
     "getitem": "∂L/∂{a}[index] += {g}",

@@ -7,7 +7,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from tinygrad_lstm import affine, concat, cross_entropy, maximum, minimum, stack, where
+from tinygrad_lstm import affine, concat, cross_entropy, maximum, minimum, pad, stack, where
 
 
 @dataclass
@@ -184,6 +184,33 @@ CASES += [
          lambda a: a[[0, 1, 1], [3, 0, 0]]),
     Case("getitem-mask", lambda a: a[np.array([True, False, True])],
          lambda a: a[np.array([True, False, True])], ((3, 4),)),
+]
+
+
+def _torch_pad(widths, value=0.0):
+    """torch's F.pad takes (before, after) pairs from the last axis back, in one flat list."""
+    flat = [n for pair in reversed(widths) for n in pair]
+    return lambda a: __import__("torch").nn.functional.pad(a, flat, value=value)
+
+
+CASES += [
+    Case("squeeze", lambda a: a.squeeze(1), lambda a: a.squeeze(1), ((3, 1, 4),), lambda a: a.squeeze(1)),
+    Case("squeeze-all", lambda a: a.squeeze(), lambda a: a.squeeze(), ((1, 3, 1),), lambda a: a.squeeze()),
+    Case("unsqueeze", lambda a: a.unsqueeze(1), lambda a: a[:, None], ((3, 4),), lambda a: a.unsqueeze(1)),
+    Case("unsqueeze-last", lambda a: a.unsqueeze(-1), lambda a: a[..., None], ((3, 4),),
+         lambda a: a.unsqueeze(-1)),
+    Case("flatten", lambda a: a.flatten(), lambda a: a.reshape(-1), ((2, 3, 4),), lambda a: a.flatten()),
+    Case("clone", lambda a: a.clone(), lambda a: a.copy(), ((3, 4),), lambda a: a.clone()),
+    Case("expand", lambda a: a.expand(2, 3, 4), lambda a: np.broadcast_to(a, (2, 3, 4)), ((3, 1),),
+         lambda a: a.expand(2, 3, 4)),
+    Case("expand-keep", lambda a: a.expand(-1, 5), lambda a: np.broadcast_to(a, (3, 5)), ((3, 1),),
+         lambda a: a.expand(-1, 5)),
+    Case("pad", lambda a: pad(a, ((1, 2), (0, 3))), lambda a: np.pad(a, ((1, 2), (0, 3))), ((3, 4),),
+         _torch_pad(((1, 2), (0, 3)))),
+    Case("pad-pair", lambda a: pad(a, (2, 1)), lambda a: np.pad(a, (2, 1)), ((3, 4),),
+         _torch_pad(((2, 1), (2, 1)))),
+    Case("pad-value", lambda a: pad(a, 1, value=2.5), lambda a: np.pad(a, 1, constant_values=2.5),
+         ((2, 3, 4),), _torch_pad(((1, 1),) * 3, value=2.5)),
 ]
 
 for axis in (0, 1, -1):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor, affine, concat, cross_entropy, maximum, minimum, scope, stack, where
+from tinygrad_lstm import Tensor, affine, concat, cross_entropy, maximum, minimum, pad, scope, stack, where
 
 from .helpers import assert_clear_error
 
@@ -75,6 +75,20 @@ BAD = [
     ("argmax of nothing", lambda: Tensor(np.ones((0, 3))).argmax(axis=0), ValueError,
      ["argmax", "(0, 3)", "empty along axis 0"]),
     ("np.max out", lambda: np.max(x23, out=np.zeros(())), TypeError, ["max", "out="]),
+    ("squeeze a long axis", lambda: x23.squeeze(1), ValueError,
+     ["squeeze", "axis 1", "(2, 3)", "size 3, not 1"]),
+    ("unsqueeze axis", lambda: x23.unsqueeze(3), ValueError, ["unsqueeze", "axis 3", "out of range"]),
+    ("expand sizes", lambda: x23.expand(2, 4), ValueError,
+     ["expand", "(2, 3)", "(2, 4)", "be the new one or 1"]),
+    ("expand fewer axes", lambda: x23.expand(3), ValueError, ["expand", "(2, 3)", "(3,)", "at least its 2"]),
+    ("expand -1 in front", lambda: x23.expand(-1, 2, 3), ValueError, ["expand", "(-1, 2, 3)", "−1 only"]),
+    ("expand type", lambda: x23.expand(2, 3.0), TypeError, ["expand", "ints", "3.0"]),
+    ("pad width", lambda: pad(x23, ((1, 1), (1, 1), (1, 1))), ValueError,
+     ["pad", "pad_width", "2 axes", "(2, 3)"]),
+    ("pad negative", lambda: pad(x23, -1), ValueError, ["pad", "≥ 0", "-1"]),
+    ("pad float width", lambda: pad(x23, 1.5), ValueError, ["pad", "whole numbers", "1.5"]),
+    ("pad value", lambda: pad(x23, 1, value="0"), TypeError, ["pad", "value must be a number", "'0'"]),
+    ("pad an array", lambda: pad(np.ones(3), 1), TypeError, ["pad", "Tensor", "ndarray"]),
 ]
 
 

@@ -113,3 +113,17 @@ def test_argmax_gives_int64_indices_the_first_of_ties_as_numpy_and_torch():
     picked = t[np.arange(2), rows]                                           # an index Tensor picks
     picked.sum().backward()
     np.testing.assert_array_equal(t.grad, [[0, 1, 0], [1, 0, 0]])
+
+
+# --- clone, is_leaf -----------------------------------------------------------------------------
+
+def test_clone_is_a_copy_in_the_graph_and_is_leaf_says_whether_an_op_made_a_tensor():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    c = w.clone()
+    assert c.op == "clone" and c.parents == (w,) and not np.shares_memory(c.data, w.data)
+    (c * c).sum().backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+    data = Tensor([3.0])
+    assert w.is_leaf and data.is_leaf and not c.is_leaf
+    assert (data * 2).is_leaf                  # nothing needs a gradient: no op recorded, as torch
+    assert w.detach().is_leaf and (w > 1).is_leaf

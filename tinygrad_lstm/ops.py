@@ -573,6 +573,102 @@ class Transpose(Function):
         return (g.transpose(inverse),)
 
 
+def squeezed(shape, axis=None):
+    """`shape` without the axes of size 1 that `axis` names (all of them if None), as np.squeeze;
+    naming an axis of another size is an error (numpy's choice; torch leaves such an axis)."""
+    if axis is None:
+        return tuple(n for n in shape if n != 1)
+    axes = _axes("squeeze", axis, len(shape))
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} of a tensor of shape {shape} has size {shape[a]}, not 1")
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def unsqueezed(shape, axis):
+    """`shape` with a new axis of size 1 at position `axis` (−1: last), as torch.unsqueeze."""
+    axis = _axis("unsqueeze", axis, len(shape) + 1)
+    return shape[:axis] + (1,) + shape[axis:]
+
+
+class Expand(Function):
+    """z = x repeated along its axes of size 1 and new leading axes, to `shape` (numpy's
+    broadcast_to, torch's expand: a read-only view);  the gradient sums g over the copies."""
+    name = "expand"
+    needs_values = False
+
+    @staticmethod
+    def forward(x, shape):
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"expand: a tensor of shape {x.shape} cannot be expanded to {shape}: each "
+                             f"of its sizes must be the new one or 1, and new axes go in front") from None
+
+    @staticmethod
+    def backward(g, z, x, shape):
+        return (unbroadcast(g, x),)
+
+
+def expand(x, shape):
+    """x repeated to `shape`, as torch's expand; −1 keeps the size of that axis of x."""
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"expand: the new shape must be ints; got {shape!r}")
+    new = len(shape) - x.ndim                 # how many axes go in front
+    if new < 0 or -1 in shape[:new] or any(n < -1 for n in shape):
+        raise ValueError(f"expand: cannot expand a tensor of shape {x.shape} to {shape}: the new "
+                         f"shape needs at least its {x.ndim} dimensions, sizes ≥ 0, and −1 only where "
+                         f"x has an axis")
+    return Expand.apply(x, shape=tuple(x.shape[i - new] if n == -1 else int(n) for i, n in enumerate(shape)))
+
+
+class Pad(Function):
+    """z = x with a constant `value` around it, pad_width giving (before, after) for each axis as
+    in np.pad;  the gradient is the middle of g, where x sits."""
+    name = "pad"
+    needs_values = False
+
+    @staticmethod
+    def forward(x, pad_width, value=0.0):
+        return np.pad(x, pad_width, constant_values=value)
+
+    @staticmethod
+    def backward(g, z, x, pad_width, value=0.0):
+        return (g[tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))],)
+
+
+def pad(x, pad_width, value=0.0):
+    """x padded with a constant `value`, differentiably. pad_width is numpy's: n for every side,
+    (before, after) for every axis, or one (before, after) per axis."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"pad: x must be a Tensor; got {type(x).__name__}")
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+        raise TypeError(f"pad: value must be a number; got {value!r}")
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width), (x.ndim, 2))
+    except ValueError:
+        widths = None
+    if widths is None or widths.dtype.kind not in "iu" or np.any(widths < 0):
+        raise ValueError(f"pad: pad_width must be whole numbers ≥ 0 in one of numpy's forms: n, "
+                         f"(before, after), or one (before, after) for each of the {x.ndim} axes of a "
+                         f"tensor of shape {x.shape}; got {pad_width!r}")
+    return Pad.apply(x, pad_width=tuple((int(b), int(a)) for b, a in widths), value=float(value))
+
+
+class Clone(Function):
+    """z = a copy of x that stays in the graph (as torch's clone; detach() leaves it);  dz/dx = 1."""
+    name = "clone"
+    needs_values = False
+
+    @staticmethod
+    def forward(x):
+        return x.copy()
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g,)
+
+
 def _is_basic(index):
     """True for numpy 'basic' indexing (ints, slices, None, ...), which picks each element once."""
     for i in (index if index.__class__ is tuple else (index,)):

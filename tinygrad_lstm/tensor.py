@@ -57,6 +57,12 @@ class Tensor:
         """The tensors this one was computed from (empty for a leaf)."""
         return self._parents
 
+    @property
+    def is_leaf(self):
+        """True if no op recorded making this tensor: data, a parameter, or a result computed
+        from tensors that need no gradient (as in torch)."""
+        return self._op is None
+
     # --- the data ------------------------------------------------------------------
     @property
     def data(self):
@@ -235,6 +241,15 @@ class Tensor:
     @property
     def T(self):
         return ops.Transpose.apply(self, axes=None)
+
+    def squeeze(self, axis=None): return self.reshape(ops.squeezed(self.shape, axis))
+    def unsqueeze(self, axis): return self.reshape(ops.unsqueezed(self.shape, axis))
+    def flatten(self): return self.reshape(-1)
+    def clone(self): return ops.Clone.apply(self)
+
+    def expand(self, *shape):
+        return ops.expand(self, tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list))
+                          else shape)
 
 
 class Function:

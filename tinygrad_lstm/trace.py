@@ -151,7 +151,8 @@ class Sym:
 
     def __array_function__(self, func, types, args, kwargs):
         kind = {np.concatenate: "join", np.stack: "join", np.broadcast_to: "view",
-                np.zeros_like: "fresh", np.where: "fresh", np.shape: None}.get(func, "unsupported")
+                np.zeros_like: "fresh", np.where: "fresh", np.pad: "fresh",
+                np.shape: None}.get(func, "unsupported")
         if kind is None:
             return func(*_value(args), **_value(kwargs))
         if kind == "unsupported":
@@ -183,6 +184,9 @@ class Sym:
 
     def astype(self, dtype):
         return self._method("astype", "fresh", np.dtype(dtype))
+
+    def copy(self):
+        return self._method("copy", "fresh")
 
     T = property(lambda self: self._method("transpose", "view"))
 

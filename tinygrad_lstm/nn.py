@@ -22,7 +22,7 @@ from typing import Dict, List
 import numpy as np
 
 from . import ops
-from .checks import check_fits, finite, is_whole, whole
+from .checks import check_fits, finite, generator, is_whole, whole
 from .files import write_atomically
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
@@ -79,13 +79,6 @@ def _check_fits(who, sizes, count, dtype):
     check_fits(who, f"a model with {args} ({count:,} {dtype.name} parameters)", count * dtype.itemsize)
 
 
-def _generator(seed):
-    """`seed` may be an int ≥ 0, None (fresh entropy) or a numpy Generator shared by sub-modules."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(whole("seed", seed, minimum=0, or_none=True))
-
-
 def _flag(what, value):
     if value is not True and value is not False and not isinstance(value, np.bool_):
         raise TypeError(f"{what} must be True or False; got {value!r}")
@@ -110,7 +103,7 @@ class Linear(Module):
         shapes = {self.weight_name: (self.out_features, self.in_features)}
         if _flag("bias", bias):
             shapes[self.bias_name] = (self.out_features,)
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
+        self._init_parameters(shapes, generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
                               {"in_features": self.in_features, "out_features": self.out_features})
 
     def __call__(self, x):
@@ -162,7 +155,7 @@ class LSTMCell(Module):
             shapes.update({f"{prefix}b_{g}": (H,) for g in self.gates})
         if self.peephole:
             shapes.update({f"{prefix}p_{g}": (H,) for g in ("f", "i", "o")})
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
+        self._init_parameters(shapes, generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H}, forget_bias)
 
     def __call__(self, x_t, state):
@@ -215,7 +208,7 @@ class RNNCell(Module):
         shapes = {f"{prefix}W_xh": (H, self.input_size), f"{prefix}W_hh": (H, H)}
         if self.bias:
             shapes[f"{prefix}b_h"] = (H,)
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
+        self._init_parameters(shapes, generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H})
 
     def __call__(self, x_t, state):
@@ -258,7 +251,7 @@ class _Recurrent(Module):
         self.hidden_size = _check_size("hidden_size", hidden_size)
         self.output_size = _check_size("output_size", output_size)
         self.num_layers = _check_size("num_layers", num_layers)
-        rng = _generator(seed)
+        rng = generator(seed)
         self.bias, self.dtype = _flag("bias", bias), _float_dtype(dtype)
         self.seed = int(seed) if is_whole(seed) else seed      # as given: an int, None or a Generator
         I, H, O, L = self.input_size, self.hidden_size, self.output_size, self.num_layers

@@ -1,10 +1,11 @@
-"""The Tensor's surface beyond the ops: what numpy sees of it, comparisons."""
+"""The Tensor's surface beyond the ops: what numpy sees of it, comparisons, argmax, clone and
+is_leaf, tolist and float, and the factories."""
 import operator
 
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor
+from tinygrad_lstm import Tensor, ones, randn, tensor, zeros
 
 from .helpers import assert_clear_error
 
@@ -127,3 +128,78 @@ def test_clone_is_a_copy_in_the_graph_and_is_leaf_says_whether_an_op_made_a_tens
     assert w.is_leaf and data.is_leaf and not c.is_leaf
     assert (data * 2).is_leaf                  # nothing needs a gradient: no op recorded, as torch
     assert w.detach().is_leaf and (w > 1).is_leaf
+
+
+# --- numbers out: tolist, float ------------------------------------------------------------------
+
+def test_tolist_and_float_give_plain_numbers():
+    t = Tensor([[1.5, 2.0], [3.0, 4.0]])
+    assert t.tolist() == [[1.5, 2.0], [3.0, 4.0]] and Tensor(2.5).tolist() == 2.5
+    assert (t > 2).tolist() == [[False, False], [True, True]]
+    assert float(Tensor([2.5])) == 2.5 and isinstance(float(t.sum()), float)
+    with pytest.raises(ValueError, match=r"one element.*\(2, 2\)"):
+        float(t)
+
+
+def test_float_makes_bools_and_indices_numbers_and_leaves_floats_as_they_are():
+    x = Tensor(np.array([-1.0, 2.0], dtype=np.float32), requires_grad=True)
+    mask = (x > 0).float()
+    assert mask.dtype == np.float64 and mask.tolist() == [0.0, 1.0] and not mask.requires_grad
+    assert x.argmax().float().item() == 1.0
+    assert x.float() is x                              # float32 stays float32, in the graph
+    (x.float() * mask).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0])
+
+
+# --- factories ------------------------------------------------------------------------------------
+
+def test_zeros_and_ones_take_a_shape_either_way_and_the_constructors_options():
+    z = zeros(2, 3)
+    assert z.shape == (2, 3) and z.dtype == np.float64 and z.tolist() == [[0.0] * 3] * 2 and z.is_leaf
+    o = ones((2, 3), dtype="float32", requires_grad=True, name="o")
+    assert o.shape == (2, 3) and o.dtype == np.float32 and o.requires_grad and o.name == "o"
+    np.testing.assert_array_equal(o.data, np.ones((2, 3)))
+    assert ones().shape == () and zeros([0, 2]).shape == (0, 2)
+
+
+def test_randn_is_numpys_standard_normal_and_the_same_seed_gives_the_same_tensor():
+    a = randn(3, 4, seed=7)
+    np.testing.assert_array_equal(a.data, np.random.default_rng(7).standard_normal((3, 4)))
+    np.testing.assert_array_equal(randn((3, 4), seed=7).data, a.data)
+    assert not np.array_equal(randn(3, 4, seed=8).data, a.data)
+    rng = np.random.default_rng(7)
+    first, second = randn(2, seed=rng), randn(2, seed=rng)       # a Generator is drawn from
+    np.testing.assert_array_equal(np.concatenate([first.data, second.data]),
+                                  np.random.default_rng(7).standard_normal(4))
+    assert randn(2, dtype=np.float32).dtype == np.float32
+
+
+def test_tensor_copies_where_the_constructor_shares():
+    array = np.arange(3.0)
+    shared, copied = Tensor(array), tensor(array)
+    array[0] = 10.0
+    assert shared.data[0] == 10.0 and copied.data[0] == 0.0
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    c = tensor(w * 2, requires_grad=True)
+    assert c.is_leaf and c.requires_grad and c.tolist() == [2.0, 4.0]    # the graph left behind
+    assert tensor([1, 2], dtype="float32").dtype == np.float32 and tensor([True]).dtype == np.float64
+
+
+def test_the_name_tensor_is_the_factory_and_the_module_stays_importable():
+    import tinygrad_lstm
+    from tinygrad_lstm.tensor import Tensor as FromTheModule, no_grad as from_the_module
+    assert tinygrad_lstm.tensor is tensor and FromTheModule is Tensor
+    assert from_the_module is tinygrad_lstm.no_grad
+
+
+@pytest.mark.parametrize("call, exc, pieces", [
+    (lambda: zeros(2, -1), ValueError, ["zeros", "shape", "≥ 0", "-1"]),
+    (lambda: ones(2.5), ValueError, ["ones", "shape", "2.5"]),
+    (lambda: randn(2, seed="a"), ValueError, ["randn: seed", "'a'"]),
+    (lambda: randn(2, seed=-1), ValueError, ["randn: seed", "-1"]),
+    (lambda: zeros(2, dtype="int32"), TypeError, ["dtype", "float", "int32"]),
+    (lambda: tensor([[1, 2], [3]]), ValueError, ["rectangular", "ragged"]),
+], ids=["zeros-negative", "ones-float-size", "randn-seed-type", "randn-seed-negative", "zeros-int-dtype",
+        "tensor-ragged"])
+def test_bad_factory_arguments_are_named(call, exc, pieces):
+    assert_clear_error(call, exc, pieces)

@@ -107,6 +107,20 @@ class Tensor:
                              f"shape {self.data.shape}")
         return self.data.item()
 
+    def __float__(self):
+        """float(t) for a one-element tensor, as torch."""
+        return float(self.item())
+
+    def tolist(self):
+        """The data as nested Python lists (a plain number for a 0-d tensor)."""
+        return self._data.tolist()
+
+    def float(self):
+        """The data as floats: bools and integers (a comparison, argmax) become a new leaf of
+        float64, as Tensor(data) makes them; a float tensor is returned as it is. (torch's .float()
+        gives float32; here a float tensor keeps its dtype and its graph.)"""
+        return self if self._data.dtype.kind == "f" else Tensor(self._data)
+
     def __bool__(self):
         if self.data.size != 1:
             raise TypeError(f"the truth value of a tensor of shape {self.data.shape} is ambiguous; "

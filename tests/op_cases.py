@@ -7,7 +7,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from tinygrad_lstm import affine, concat, cross_entropy, stack
+from tinygrad_lstm import affine, concat, cross_entropy, maximum, minimum, pad, stack, where
 
 
 @dataclass
@@ -90,6 +90,52 @@ CASES += [
          lambda a: a * np.arange(4.0) + np.ones((3, 1)), ((3, 4),)),
 ]
 
+
+def _torch():
+    import torch                          # only called when torch is importable
+    return torch
+
+
+CASES += [
+    Case("pow-tensor", lambda a, b: a ** b, lambda a, b: a ** b, ((3, 4), (3, 4)), lambda a, b: a ** b,
+         positive=True),
+    Case("pow-tensor-row", lambda a, b: a ** b, lambda a, b: a ** b, ((3, 4), (4,)), lambda a, b: a ** b,
+         positive=True),
+    Case("pow-cube", lambda a: a ** 3, lambda a: a ** 3, ((3, 4),), lambda a: a ** 3),   # negative bases too
+    Case("pow-root", lambda a: a ** 0.5, np.sqrt, ((3, 4),), lambda a: a ** 0.5, positive=True),
+    Case("pow-negative", lambda a: a ** -1.5, lambda a: a ** -1.5, ((3, 4),), lambda a: a ** -1.5,
+         positive=True),
+    Case("rpow", lambda a: 2 ** a, lambda a: 2.0 ** a, ((3, 4),), lambda a: 2 ** a),
+    Case("sqrt", lambda a: a.sqrt(), np.sqrt, ((3, 4),), lambda a: a.sqrt(), positive=True),
+    Case("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), ((3, 4),), lambda a: a.relu()),
+    Case("abs", abs, np.abs, ((3, 4),), lambda a: a.abs()),
+    Case("sign", lambda a: a.sign(), np.sign, ((3, 4),), lambda a: a.sign()),
+    Case("clamp", lambda a: a.clamp(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), ((3, 4),),
+         lambda a: a.clamp(-0.5, 0.5)),
+    Case("clamp-min", lambda a: a.clamp(min=0.2), lambda a: np.maximum(a, 0.2), ((3, 4),),
+         lambda a: a.clamp(min=0.2)),
+    Case("clamp-max", lambda a: a.clamp(max=-0.1), lambda a: np.minimum(a, -0.1), ((3, 4),),
+         lambda a: a.clamp(max=-0.1)),
+    # x against itself: every element a tie, half of g to each side, so x gets g once, not twice
+    Case("maximum-ties", lambda a: maximum(a, a), lambda a: a, ((3, 4),), lambda a: _torch().maximum(a, a)),
+]
+for kind in ("same", "scalar-right", "row", "both-stretch"):
+    shapes = BROADCAST_PAIRS[kind]
+    CASES += [Case(f"maximum-{kind}", maximum, np.maximum, shapes, lambda a, b: _torch().maximum(a, b)),
+              Case(f"minimum-{kind}", minimum, np.minimum, shapes, lambda a, b: _torch().minimum(a, b))]
+
+COND = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
+CASES += [
+    Case("where", lambda a, b: where(COND, a, b), lambda a, b: np.where(COND, a, b), ((3, 4), (3, 4)),
+         lambda a, b: _torch().where(_torch().tensor(COND), a, b)),
+    Case("where-broadcast", lambda a, b: where(COND, a, b), lambda a, b: np.where(COND, a, b), ((3, 1), (4,)),
+         lambda a, b: _torch().where(_torch().tensor(COND), a, b)),
+    Case("where-number", lambda a: where(COND, 0.5, a), lambda a: np.where(COND, 0.5, a), ((3, 4),),
+         lambda a: _torch().where(_torch().tensor(COND), 0.5, a)),
+    Case("where-leaky-relu", lambda a: where(a > 0, a, 0.1 * a), lambda a: np.where(a > 0, a, 0.1 * a),
+         ((3, 4),), lambda a: _torch().where(a > 0, a, 0.1 * a)),
+]
+
 for axis in (None, 0, 1, -1, (0, 2)):
     for keepdims in (False, True):
         CASES += [
@@ -100,6 +146,24 @@ for axis in (None, 0, 1, -1, (0, 2)):
                  lambda a, ax=axis, k=keepdims: a.mean(axis=ax, keepdims=k), ((2, 3, 4),),
                  lambda a, ax=axis, k=keepdims: a.mean(dim=ax, keepdim=k) if ax is not None else a.mean()),
         ]
+
+for axis in (None, 0, 1, -1, (0, 2)):
+    for keepdims in (False, True):
+        dims = dict(dim=axis if axis is not None else tuple(range(3)), keepdim=keepdims)
+        CASES += [
+            Case(f"max-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.max(axis=ax, keepdims=k),
+                 lambda a, ax=axis, k=keepdims: a.max(axis=ax, keepdims=k), ((2, 3, 4),),
+                 lambda a, d=dims: a.amax(**d)),
+            Case(f"min-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.min(axis=ax, keepdims=k),
+                 lambda a, ax=axis, k=keepdims: a.min(axis=ax, keepdims=k), ((2, 3, 4),),
+                 lambda a, d=dims: a.amin(**d)),
+        ]
+CASES += [   # every largest (smallest) element twice: the two copies share the gradient, x gets g once
+    Case("max-ties", lambda a: concat([a, a]).max(axis=0), lambda a: a.max(axis=0), ((3, 4),),
+         lambda a: _torch().cat([a, a]).amax(dim=0)),
+    Case("min-ties", lambda a: concat([a, a]).min(), lambda a: a.min(), ((3, 4),),
+         lambda a: _torch().cat([a, a]).amin()),
+]
 
 CASES += [
     Case("reshape", lambda a: a.reshape(6, 4), lambda a: a.reshape(6, 4), ((2, 3, 4),),
@@ -120,6 +184,33 @@ CASES += [
          lambda a: a[[0, 1, 1], [3, 0, 0]]),
     Case("getitem-mask", lambda a: a[np.array([True, False, True])],
          lambda a: a[np.array([True, False, True])], ((3, 4),)),
+]
+
+
+def _torch_pad(widths, value=0.0):
+    """torch's F.pad takes (before, after) pairs from the last axis back, in one flat list."""
+    flat = [n for pair in reversed(widths) for n in pair]
+    return lambda a: __import__("torch").nn.functional.pad(a, flat, value=value)
+
+
+CASES += [
+    Case("squeeze", lambda a: a.squeeze(1), lambda a: a.squeeze(1), ((3, 1, 4),), lambda a: a.squeeze(1)),
+    Case("squeeze-all", lambda a: a.squeeze(), lambda a: a.squeeze(), ((1, 3, 1),), lambda a: a.squeeze()),
+    Case("unsqueeze", lambda a: a.unsqueeze(1), lambda a: a[:, None], ((3, 4),), lambda a: a.unsqueeze(1)),
+    Case("unsqueeze-last", lambda a: a.unsqueeze(-1), lambda a: a[..., None], ((3, 4),),
+         lambda a: a.unsqueeze(-1)),
+    Case("flatten", lambda a: a.flatten(), lambda a: a.reshape(-1), ((2, 3, 4),), lambda a: a.flatten()),
+    Case("clone", lambda a: a.clone(), lambda a: a.copy(), ((3, 4),), lambda a: a.clone()),
+    Case("expand", lambda a: a.expand(2, 3, 4), lambda a: np.broadcast_to(a, (2, 3, 4)), ((3, 1),),
+         lambda a: a.expand(2, 3, 4)),
+    Case("expand-keep", lambda a: a.expand(-1, 5), lambda a: np.broadcast_to(a, (3, 5)), ((3, 1),),
+         lambda a: a.expand(-1, 5)),
+    Case("pad", lambda a: pad(a, ((1, 2), (0, 3))), lambda a: np.pad(a, ((1, 2), (0, 3))), ((3, 4),),
+         _torch_pad(((1, 2), (0, 3)))),
+    Case("pad-pair", lambda a: pad(a, (2, 1)), lambda a: np.pad(a, (2, 1)), ((3, 4),),
+         _torch_pad(((2, 1), (2, 1)))),
+    Case("pad-value", lambda a: pad(a, 1, value=2.5), lambda a: np.pad(a, 1, constant_values=2.5),
+         ((2, 3, 4),), _torch_pad(((1, 1),) * 3, value=2.5)),
 ]
 
 for axis in (0, 1, -1):

@@ -103,9 +103,9 @@ def test_a_planted_error_in_the_compiled_program_is_named(monkeypatch):
 def test_a_planted_error_in_eager_autodiff_is_told_apart(monkeypatch):
     """If eager autodiff were the one that is wrong, the compiled program agrees with the hand
     BPTT: the report says so, besides the three-way note."""
-    from tinygrad_lstm import tensor
+    from tinygrad_lstm.tensor import Tensor
 
-    real = tensor.Tensor.backward
+    real = Tensor.backward
 
     def broken(self, *args, **kwargs):
         real(self, *args, **kwargs)
@@ -114,7 +114,7 @@ def test_a_planted_error_in_eager_autodiff_is_told_apart(monkeypatch):
                 t.grad = t.grad + 1e-3
     model, xs, ys, h0, c0 = _model_and_data(LSTM)
     broken.params = model.parameters()
-    monkeypatch.setattr(tensor.Tensor, "backward", broken)
+    monkeypatch.setattr(Tensor, "backward", broken)
     report = compare(model, xs, ys, h0, c0)
     assert not report.ok
     text = "\n".join(report.diagnosis)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor, affine, concat, cross_entropy, scope, stack
+from tinygrad_lstm import Tensor, affine, concat, cross_entropy, maximum, minimum, pad, scope, stack, where
 
 from .helpers import assert_clear_error
 
@@ -52,6 +52,43 @@ BAD = [
     ("CE non-Tensor logits", lambda: cross_entropy(np.ones((2, 3)), [0, 1]), TypeError, ["cross_entropy", "Tensor"]),
     ("len of a scalar", lambda: len(Tensor(1.0)), TypeError, ["len()", "0-d", ".item()"]),
     ("empty scope", lambda: scope("").__enter__(), TypeError, ["scope", "non-empty string"]),
+    ("pow broadcast", lambda: x23 ** x34, ValueError, ["pow", "(2, 3)", "(3, 4)", "broadcast"]),
+    ("pow a string", lambda: x23 ** "2", TypeError, ["cannot combine", "str"]),
+    ("maximum broadcast", lambda: maximum(x23, x34), ValueError, ["maximum", "(2, 3)", "(3, 4)"]),
+    ("minimum of numbers", lambda: minimum(1.0, 2.0), TypeError, ["minimum", "needs a Tensor", "float"]),
+    ("clamp no bounds", lambda: x23.clamp(), ValueError, ["clamp", "min, max or both", "neither"]),
+    ("clamp min > max", lambda: x23.clamp(1, 0), ValueError, ["clamp", "min (1)", "max (0)"]),
+    ("clamp bound type", lambda: x23.clamp(min="0"), TypeError, ["clamp", "min must be a number", "'0'"]),
+    ("clamp NaN bound", lambda: x23.clamp(max=float("nan")), TypeError, ["clamp", "max must be", "nan"]),
+    ("where float condition", lambda: where(Tensor([1.0, 0.0]), x4[:2], 0.0), TypeError,
+     ["where", "condition must hold bools", "t > 0", "float64"]),
+    ("where without a Tensor", lambda: where([True], 1.0, 2.0), TypeError,
+     ["where", "needs a Tensor", "float"]),
+    ("where broadcast", lambda: where(np.ones(2, bool), x23, x34), ValueError,
+     ["where", "(2,), (2, 3) and (3, 4)", "broadcast"]),
+    ("max axis", lambda: x23.max(axis=2), ValueError, ["max", "axis 2", "out of range"]),
+    ("min keepdims", lambda: x23.min(keepdims=1), TypeError, ["min", "keepdims", "True or False", "1"]),
+    ("max of an empty axis", lambda: Tensor(np.ones((2, 0))).max(axis=1), ValueError,
+     ["max", "axis 1", "(2, 0)", "empty"]),
+    ("min of nothing", lambda: Tensor(np.ones(0)).min(), ValueError, ["min", "(0,)", "empty"]),
+    ("argmax axis type", lambda: x23.argmax(axis=(0, 1)), TypeError, ["argmax", "axis must be an int"]),
+    ("argmax of nothing", lambda: Tensor(np.ones((0, 3))).argmax(axis=0), ValueError,
+     ["argmax", "(0, 3)", "empty along axis 0"]),
+    ("np.max out", lambda: np.max(x23, out=np.zeros(())), TypeError, ["max", "out="]),
+    ("squeeze a long axis", lambda: x23.squeeze(1), ValueError,
+     ["squeeze", "axis 1", "(2, 3)", "size 3, not 1"]),
+    ("unsqueeze axis", lambda: x23.unsqueeze(3), ValueError, ["unsqueeze", "axis 3", "out of range"]),
+    ("expand sizes", lambda: x23.expand(2, 4), ValueError,
+     ["expand", "(2, 3)", "(2, 4)", "be the new one or 1"]),
+    ("expand fewer axes", lambda: x23.expand(3), ValueError, ["expand", "(2, 3)", "(3,)", "at least its 2"]),
+    ("expand -1 in front", lambda: x23.expand(-1, 2, 3), ValueError, ["expand", "(-1, 2, 3)", "−1 only"]),
+    ("expand type", lambda: x23.expand(2, 3.0), TypeError, ["expand", "ints", "3.0"]),
+    ("pad width", lambda: pad(x23, ((1, 1), (1, 1), (1, 1))), ValueError,
+     ["pad", "pad_width", "2 axes", "(2, 3)"]),
+    ("pad negative", lambda: pad(x23, -1), ValueError, ["pad", "≥ 0", "-1"]),
+    ("pad float width", lambda: pad(x23, 1.5), ValueError, ["pad", "whole numbers", "1.5"]),
+    ("pad value", lambda: pad(x23, 1, value="0"), TypeError, ["pad", "value must be a number", "'0'"]),
+    ("pad an array", lambda: pad(np.ones(3), 1), TypeError, ["pad", "Tensor", "ndarray"]),
 ]
 
 

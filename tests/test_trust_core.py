@@ -43,7 +43,9 @@ def test_requires_grad_message_for_the_string_false():
 # --- 2. no aliasing between stored gradients ----------------------------------------------
 
 def _all_grads(root, extra=()):
-    nodes = list(topological_order(root)) + [t for t in extra if t not in topological_order(root)]
+    order = topological_order(root)
+    known = set(order)                # a set hashes tensors by identity; `in` a list would use ==
+    nodes = order + [t for t in extra if t not in known]
     return [(t, t.grad) for t in nodes if t.grad is not None]
 
 

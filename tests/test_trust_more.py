@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tinygrad_lstm import Tensor, detect_anomaly
-from tinygrad_lstm import tensor as tensor_module
 from tinygrad_lstm.optim import SGD, Adam
+from tinygrad_lstm.tensor import _mode
 
 
 # --- 1. the index is the one given at forward time -----------------------------------------
@@ -69,11 +69,11 @@ def test_detect_anomaly_is_reentrant():
     guard = detect_anomaly()
     with guard:
         with guard:
-            assert tensor_module._mode.anomaly
-        assert tensor_module._mode.anomaly      # the inner exit restored what it found: on
+            assert _mode.anomaly
+        assert _mode.anomaly      # the inner exit restored what it found: on
         with pytest.raises(FloatingPointError):
             _nan()
-    assert not tensor_module._mode.anomaly
+    assert not _mode.anomaly
     _nan()                                      # off again: no error
 
 
@@ -84,7 +84,7 @@ def test_detect_anomaly_in_one_thread_is_not_on_in_another():
 
     def worker():
         with guard:
-            seen["worker"] = tensor_module._mode.anomaly
+            seen["worker"] = _mode.anomaly
             inside.set()
             done.wait(5)
 
@@ -92,11 +92,11 @@ def test_detect_anomaly_in_one_thread_is_not_on_in_another():
     t.start()
     assert inside.wait(5)
     try:
-        seen["main"] = tensor_module._mode.anomaly
+        seen["main"] = _mode.anomaly
         _nan()                                   # no FloatingPointError here
         with guard:                              # the same object, entered here too
-            assert tensor_module._mode.anomaly
-        assert not tensor_module._mode.anomaly
+            assert _mode.anomaly
+        assert not _mode.anomaly
     finally:
         done.set()
         t.join(5)

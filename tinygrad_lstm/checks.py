@@ -30,6 +30,14 @@ def whole(what, value, minimum=1, or_none=False):
     return int(value)
 
 
+def generator(seed, what="seed"):
+    """A numpy Generator: from `seed`, an int ≥ 0 (the same one each time) or None (fresh
+    entropy); or `seed` itself if it is a Generator already (shared by several users)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(whole(what, seed, minimum=0, or_none=True))
+
+
 def is_real(value):
     """True for int, float and numpy integer and floating scalars; False for bool (and np.bool_)."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

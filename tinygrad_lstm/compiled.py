@@ -372,14 +372,12 @@ class Scan:
 
 def _recording():
     """Trace with recording on whatever the caller's no_grad says."""
-    from . import tensor
-
     class _On:
         def __enter__(self):
-            self.previous, tensor._mode.grad_enabled = tensor._mode.grad_enabled, True
+            self.previous, _mode.grad_enabled = _mode.grad_enabled, True
 
         def __exit__(self, *exc):
-            tensor._mode.grad_enabled = self.previous
+            _mode.grad_enabled = self.previous
     return _On()
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import ops
 from .attributes import ParametersByName
-from .checks import check_fits, flag, is_whole, real, whole
+from .checks import check_fits, flag, generator, is_whole, real, whole
 from .files import write_atomically
 from .state_dict import check_state
 from .tensor import Tensor, _float_dtype, no_grad, scope
@@ -129,13 +129,6 @@ def _check_fits(who, sizes, count, dtype):
     check_fits(who, f"a model with {args} ({count:,} {dtype.name} parameters)", count * dtype.itemsize)
 
 
-def _generator(seed):
-    """`seed` may be an int ≥ 0, None (fresh entropy) or a numpy Generator shared by sub-modules."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(whole("seed", seed, minimum=0, or_none=True))
-
-
 def _forget_bias(value):
     return real("forget_bias", value)
 
@@ -154,7 +147,7 @@ class Linear(Module):
         shapes = {self.weight_name: (self.out_features, self.in_features)}
         if flag("bias", bias):
             shapes[self.bias_name] = (self.out_features,)
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
+        self._init_parameters(shapes, generator(seed), _float_dtype(dtype), 1 / np.sqrt(self.in_features),
                               {"in_features": self.in_features, "out_features": self.out_features})
 
     def _arguments(self):
@@ -233,7 +226,7 @@ class LSTMCell(Module):
             shapes.update({f"{prefix}b_{g}": (H,) for g in self.gates})
         if self.peephole:
             shapes.update({f"{prefix}p_{g}": (H,) for g in ("f", "i", "o")})
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
+        self._init_parameters(shapes, generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H}, forget_bias)
 
     def _arguments(self):
@@ -289,7 +282,7 @@ class RNNCell(Module):
         shapes = {f"{prefix}W_xh": (H, self.input_size), f"{prefix}W_hh": (H, H)}
         if self.bias:
             shapes[f"{prefix}b_h"] = (H,)
-        self._init_parameters(shapes, _generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
+        self._init_parameters(shapes, generator(seed), _float_dtype(dtype), 1 / np.sqrt(H),
                               {"input_size": self.input_size, "hidden_size": H})
 
     def _arguments(self):
@@ -340,7 +333,7 @@ class _Recurrent(Module):
         self.hidden_size = _check_size("hidden_size", hidden_size)
         self.output_size = _check_size("output_size", output_size)
         self.num_layers = _check_size("num_layers", num_layers)
-        rng = _generator(seed)
+        rng = generator(seed)
         self.bias, self.dtype = flag("bias", bias), _float_dtype(dtype)
         self.seed = int(seed) if is_whole(seed) else seed      # as given: an int, None or a Generator
         I, H, O, L = self.input_size, self.hidden_size, self.output_size, self.num_layers
@@ -610,7 +603,8 @@ class _Recurrent(Module):
     @staticmethod
     def _check_mask(mask, shape):
         """The mask as a bool array. A Tensor mask is accepted when it holds only 0 and 1 (a
-        Tensor stores floats, so Tensor(bool_array) holds 1.0/0.0); other float masks are not."""
+        comparison's result holds bools, but Tensor(bool_array) holds 1.0/0.0); other float
+        masks are not."""
         try:
             array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         except ValueError:

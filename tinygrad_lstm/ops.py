@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .tensor import Function, Tensor, _lift
+from .tensor import Function, Tensor, _leaf_of, _lift
 
 
 def unbroadcast(grad, like):
@@ -89,6 +89,76 @@ class Div(Function):
     def backward(g, z, x, y):
         g_over_y = g / y
         return unbroadcast(g_over_y, x), unbroadcast(-g_over_y * z, y)
+
+
+class Pow(Function):
+    """z = xʸ, the exponent a tensor;  dz/dx = y·xʸ⁻¹, dz/dy = z·ln x.
+
+    ln x is real only for x > 0. At x = 0, z·ln x is taken as 0 (as torch does: z is 0 there
+    for y > 0); for x < 0 it is NaN (xʸ is real there only at whole y, where it has no
+    derivative in y)."""
+    name = "pow"
+
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("pow", np.power, x, y)
+
+    @staticmethod
+    def backward(g, z, x, y):
+        # logs of positive numbers only: numpy would warn even when y is a constant wanting no gradient
+        ln_x = np.log(np.where(x > 0, x, np.where(x < 0, np.nan, 1)))
+        return unbroadcast(g * y * np.power(x, y - 1), x), unbroadcast(g * z * ln_x, y)
+
+
+def _winner_gradients(g, x, y, x_wins, y_wins):
+    """g to whichever of x and y was picked, and half of it to each where they tie (as torch)."""
+    half_at_ties = g * np.equal(x, y) / 2
+    return unbroadcast(g * x_wins + half_at_ties, x), unbroadcast(g * y_wins + half_at_ties, y)
+
+
+class Maximum(Function):
+    """z = max(x, y) element-wise;  dz/dx = 1 where x > y, dz/dy = 1 where y > x, ½ each at a tie."""
+    name = "maximum"
+
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("maximum", np.maximum, x, y)
+
+    @staticmethod
+    def backward(g, z, x, y):
+        return _winner_gradients(g, x, y, x > y, x < y)
+
+
+class Minimum(Function):
+    """z = min(x, y) element-wise;  dz/dx = 1 where x < y, dz/dy = 1 where y < x, ½ each at a tie."""
+    name = "minimum"
+
+    @staticmethod
+    def forward(x, y):
+        return _broadcast("minimum", np.minimum, x, y)
+
+    @staticmethod
+    def backward(g, z, x, y):
+        return _winner_gradients(g, x, y, x < y, x > y)
+
+
+def maximum(x, y):
+    """The larger of x and y element-wise, differentiably (numpy's np.maximum, torch.maximum)."""
+    return _binary(Maximum, x, y)
+
+
+def minimum(x, y):
+    """The smaller of x and y element-wise, differentiably (numpy's np.minimum, torch.minimum)."""
+    return _binary(Minimum, x, y)
+
+
+def _binary(op, x, y):
+    """Apply a binary op to two operands, a number or array among them becoming a constant."""
+    like = x if isinstance(x, Tensor) else y
+    if not isinstance(like, Tensor):
+        raise TypeError(f"{op.name}: needs a Tensor among its two inputs; got {type(x).__name__} "
+                        f"and {type(y).__name__}")
+    return op.apply(_lift(x, like), _lift(y, like))
 
 
 class MatMul(Function):
@@ -228,6 +298,111 @@ class Log(Function):
         return (g / x,)
 
 
+class PowScalar(Function):
+    """z = xᵖ, the exponent p a number;  dz/dx = p·xᵖ⁻¹ (0 for p = 0, as torch: z is 1 everywhere)."""
+    name = "pow_scalar"
+
+    @staticmethod
+    def forward(x, p):
+        return np.power(x, p)
+
+    @staticmethod
+    def backward(g, z, x, p):
+        return (np.zeros_like(x) if p == 0 else g * p * np.power(x, p - 1),)
+
+
+def power(x, exponent):
+    """x ** exponent: a number exponent is part of the op (pow_scalar), a tensor one an input (pow)."""
+    if isinstance(exponent, (int, float, np.integer, np.floating)) and not isinstance(exponent, bool):
+        return PowScalar.apply(x, p=float(exponent))     # a Python float keeps float32 float32
+    return Pow.apply(x, _lift(exponent, x))
+
+
+class Sqrt(Function):
+    """z = √x;  dz/dx = 1/(2z)."""
+    name = "sqrt"
+
+    @staticmethod
+    def forward(x):
+        return np.sqrt(x)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g / (2 * z),)
+
+
+class Relu(Function):
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (0 at the kink x = 0 too, as torch)."""
+    name = "relu"
+
+    @staticmethod
+    def forward(x):
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g * (x > 0),)
+
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign(x), which is 0 at the kink x = 0 (as torch)."""
+    name = "abs"
+
+    @staticmethod
+    def forward(x):
+        return np.abs(x)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g * np.sign(x),)
+
+
+class Sign(Function):
+    """z = sign(x) (−1, 0 or 1);  dz/dx = 0: flat on each side of 0 (as torch, which gives 0 at 0 too)."""
+    name = "sign"
+    needs_values = False
+
+    @staticmethod
+    def forward(x):
+        return np.sign(x)
+
+    @staticmethod
+    def backward(g, z, x):
+        return (np.zeros_like(x),)
+
+
+class Clamp(Function):
+    """z = x held within [low, high] (either may be None);  dz/dx = 1 where low ≤ x ≤ high,
+    the bounds included (as torch), and 0 where x was cut."""
+    name = "clamp"
+
+    @staticmethod
+    def forward(x, low=None, high=None):
+        z = x if low is None else np.maximum(x, low)
+        return z if high is None else np.minimum(z, high)
+
+    @staticmethod
+    def backward(g, z, x, low=None, high=None):
+        inside = g if low is None else g * (x >= low)
+        return (inside if high is None else inside * (x <= high),)
+
+
+def clamp(x, min=None, max=None):
+    """x held within [min, max], as torch.clamp; either bound may be left out (not both)."""
+    bounds = {}
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None:
+            if not isinstance(bound, (int, float, np.integer, np.floating)) or isinstance(bound, bool) \
+                    or math.isnan(bound):
+                raise TypeError(f"clamp: {name} must be a number (or None); got {bound!r}")
+            bounds[name] = float(bound)       # a Python float keeps a float32 tensor float32
+    if not bounds:
+        raise ValueError("clamp: needs min, max or both; got neither")
+    if len(bounds) == 2 and bounds["min"] > bounds["max"]:
+        raise ValueError(f"clamp: min ({min!r}) is greater than max ({max!r})")
+    return Clamp.apply(x, low=bounds.get("min"), high=bounds.get("max"))
+
+
 # --- reductions ----------------------------------------------------------------------
 
 def _axis(name, axis, ndim):
@@ -297,6 +472,64 @@ class Mean(Function):
         return Sum.backward(g / n, z, x, axis, keepdims)
 
 
+class Max(Function):
+    """z = the largest x over `axis` (numpy's max, torch's amax);  dz/dx = 1/k at each of the k
+    elements equal to it, and 0 elsewhere: tied elements share the gradient evenly, as in torch's
+    amax (central differences agree at a tie of two: each gets ½)."""
+    name = "max"
+
+    @staticmethod
+    def forward(x, axis=None, keepdims=False):
+        return x.max(axis=_nonempty_axes("max", x, axis, keepdims), keepdims=keepdims)
+
+    @staticmethod
+    def backward(g, z, x, axis=None, keepdims=False):
+        return _shared_among_ties(g, z, x, axis)
+
+
+class Min(Max):
+    """z = the smallest x over `axis` (numpy's min, torch's amin);  dz/dx = 1/k at each of the k
+    elements equal to it, and 0 elsewhere: the backward rule of max, inherited."""
+    name = "min"
+
+    @staticmethod
+    def forward(x, axis=None, keepdims=False):
+        return x.min(axis=_nonempty_axes("min", x, axis, keepdims), keepdims=keepdims)
+
+
+def _nonempty_axes(name, x, axis, keepdims):
+    """The axes to reduce, none of them empty: the max of nothing does not exist."""
+    axes = _reduced_axes(name, x, axis, keepdims)
+    for a in axes:
+        if x.shape[a] == 0:
+            raise ValueError(f"{name}: axis {a} of a tensor of shape {x.shape} is empty, and the "
+                             f"{name} of no elements does not exist")
+    return axes
+
+
+def _shared_among_ties(g, z, x, axis):
+    """g, copied back over the reduced axes to the elements equal to the result z, and split
+    evenly among those that tie."""
+    kept = _kept_shape(x, axis)
+    ties = np.equal(x, z.reshape(kept)).astype(x.dtype)          # 1 where x is the max (or min)
+    return (g.reshape(kept) * ties / ties.sum(axis=_axes("max", axis, x.ndim), keepdims=True),)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """The index of the largest element (of the flattened tensor, or along `axis`), as int64 data
+    with no gradient; of tied elements, the first (as numpy and torch)."""
+    if keepdims is not True and keepdims is not False:
+        raise TypeError(f"argmax: keepdims must be True or False; got {keepdims!r}")
+    data = x.data
+    if axis is not None:
+        axis = _axis("argmax", axis, data.ndim)
+    if (data.size if axis is None else data.shape[axis]) == 0:
+        along = "" if axis is None else f" along axis {axis}"
+        raise ValueError(f"argmax: the tensor (shape {data.shape}) is empty{along}, so it has no "
+                         f"largest element")
+    return _leaf_of(np.asarray(data.argmax(axis=axis, keepdims=keepdims)))
+
+
 # --- shape ops -----------------------------------------------------------------------
 
 class Reshape(Function):
@@ -340,6 +573,102 @@ class Transpose(Function):
         return (g.transpose(inverse),)
 
 
+def squeezed(shape, axis=None):
+    """`shape` without the axes of size 1 that `axis` names (all of them if None), as np.squeeze;
+    naming an axis of another size is an error (numpy's choice; torch leaves such an axis)."""
+    if axis is None:
+        return tuple(n for n in shape if n != 1)
+    axes = _axes("squeeze", axis, len(shape))
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} of a tensor of shape {shape} has size {shape[a]}, not 1")
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def unsqueezed(shape, axis):
+    """`shape` with a new axis of size 1 at position `axis` (−1: last), as torch.unsqueeze."""
+    axis = _axis("unsqueeze", axis, len(shape) + 1)
+    return shape[:axis] + (1,) + shape[axis:]
+
+
+class Expand(Function):
+    """z = x repeated along its axes of size 1 and new leading axes, to `shape` (numpy's
+    broadcast_to, torch's expand: a read-only view);  the gradient sums g over the copies."""
+    name = "expand"
+    needs_values = False
+
+    @staticmethod
+    def forward(x, shape):
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"expand: a tensor of shape {x.shape} cannot be expanded to {shape}: each "
+                             f"of its sizes must be the new one or 1, and new axes go in front") from None
+
+    @staticmethod
+    def backward(g, z, x, shape):
+        return (unbroadcast(g, x),)
+
+
+def expand(x, shape):
+    """x repeated to `shape`, as torch's expand; −1 keeps the size of that axis of x."""
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"expand: the new shape must be ints; got {shape!r}")
+    new = len(shape) - x.ndim                 # how many axes go in front
+    if new < 0 or -1 in shape[:new] or any(n < -1 for n in shape):
+        raise ValueError(f"expand: cannot expand a tensor of shape {x.shape} to {shape}: the new "
+                         f"shape needs at least its {x.ndim} dimensions, sizes ≥ 0, and −1 only where "
+                         f"x has an axis")
+    return Expand.apply(x, shape=tuple(x.shape[i - new] if n == -1 else int(n) for i, n in enumerate(shape)))
+
+
+class Pad(Function):
+    """z = x with a constant `value` around it, pad_width giving (before, after) for each axis as
+    in np.pad;  the gradient is the middle of g, where x sits."""
+    name = "pad"
+    needs_values = False
+
+    @staticmethod
+    def forward(x, pad_width, value=0.0):
+        return np.pad(x, pad_width, constant_values=value)
+
+    @staticmethod
+    def backward(g, z, x, pad_width, value=0.0):
+        return (g[tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))],)
+
+
+def pad(x, pad_width, value=0.0):
+    """x padded with a constant `value`, differentiably. pad_width is numpy's: n for every side,
+    (before, after) for every axis, or one (before, after) per axis."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"pad: x must be a Tensor; got {type(x).__name__}")
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+        raise TypeError(f"pad: value must be a number; got {value!r}")
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width), (x.ndim, 2))
+    except ValueError:
+        widths = None
+    if widths is None or widths.dtype.kind not in "iu" or np.any(widths < 0):
+        raise ValueError(f"pad: pad_width must be whole numbers ≥ 0 in one of numpy's forms: n, "
+                         f"(before, after), or one (before, after) for each of the {x.ndim} axes of a "
+                         f"tensor of shape {x.shape}; got {pad_width!r}")
+    return Pad.apply(x, pad_width=tuple((int(b), int(a)) for b, a in widths), value=float(value))
+
+
+class Clone(Function):
+    """z = a copy of x that stays in the graph (as torch's clone; detach() leaves it);  dz/dx = 1."""
+    name = "clone"
+    needs_values = False
+
+    @staticmethod
+    def forward(x):
+        return x.copy()
+
+    @staticmethod
+    def backward(g, z, x):
+        return (g,)
+
+
 def _is_basic(index):
     """True for numpy 'basic' indexing (ints, slices, None, ...), which picks each element once."""
     for i in (index if index.__class__ is tuple else (index,)):
@@ -359,6 +688,8 @@ def _frozen_index(index):
 def _frozen_one(i):
     if isinstance(i, np.ndarray):
         return i.copy()
+    if isinstance(i, Tensor) and i.dtype.kind in "biu":     # a mask (t > 0) or indices (argmax)
+        return i.data.copy()
     if isinstance(i, list):
         try:
             a = np.array(i)
@@ -386,8 +717,8 @@ class GetItem(Function):
     @staticmethod
     def forward(x, index):
         if not _is_basic(index) and any(isinstance(i, Tensor) for i in (index if index.__class__ is tuple else (index,))):
-            raise TypeError("index a Tensor with ints, slices or integer numpy arrays, not with a "
-                            "Tensor (a Tensor holds floats); use t[idx.numpy().astype(int)]")
+            raise TypeError("index a Tensor with ints, slices, integer or bool arrays, or a Tensor of "
+                            "bools or integers, not with a Tensor of floats; use t[idx.numpy().astype(int)]")
         try:
             return x[index]
         except IndexError as e:
@@ -481,6 +812,53 @@ class Stack(Function):
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis (numpy's stack), differentiably."""
     return _join(Stack, tensors, axis)
+
+
+# --- comparisons (bool data, no gradient), and choosing by them ----------------------
+
+def compare(x, other, ufunc, symbol):
+    """x <symbol> other element-wise (numpy's broadcasting), as a leaf of bool data: a comparison
+    is flat almost everywhere, so it has no gradient, and its result never requires one."""
+    try:
+        y = _lift(other, x)
+    except TypeError:               # t == None or t != "text": Python falls back to identity
+        return NotImplemented
+    return _leaf_of(_broadcast(f"'{symbol}'", ufunc, x.data, y.data))
+
+
+class Where(Function):
+    """z = x where the condition c holds, else y (numpy's broadcasting);  dz/dx = 1 where c,
+    dz/dy = 1 where not c. The condition (bool data) gets no gradient."""
+    name = "where"
+
+    @staticmethod
+    def forward(c, x, y):
+        try:
+            return np.where(c, x, y)
+        except ValueError:
+            raise ValueError(f"where: shapes {c.shape}, {x.shape} and {y.shape} (condition, x, y) "
+                             f"cannot be broadcast together") from None
+
+    @staticmethod
+    def backward(g, z, c, x, y):
+        return None, unbroadcast(np.where(c, g, 0), x), unbroadcast(np.where(c, 0, g), y)
+
+
+def where(condition, x, y):
+    """x where `condition` holds, else y, differentiably in x and y (torch.where, np.where).
+
+    The condition is bool data: a comparison (t > 0) or a bool array. x and y are Tensors or
+    numbers (at least one of the three a Tensor)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: the condition must hold bools (a comparison such as t > 0, or a bool "
+                        f"array); got dtype {cond.dtype}")
+    like = next((v for v in (x, y, condition) if isinstance(v, Tensor)), None)
+    if like is None:
+        raise TypeError(f"where: needs a Tensor among condition, x and y; got {type(x).__name__} "
+                        f"and {type(y).__name__}")
+    return Where.apply(condition if isinstance(condition, Tensor) else _leaf_of(cond),
+                       _lift(x, like), _lift(y, like))
 
 
 # --- softmax and cross-entropy -------------------------------------------------------

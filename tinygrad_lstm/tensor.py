@@ -57,6 +57,12 @@ class Tensor:
         """The tensors this one was computed from (empty for a leaf)."""
         return self._parents
 
+    @property
+    def is_leaf(self):
+        """True if no op recorded making this tensor: data, a parameter, or a result computed
+        from tensors that need no gradient (as in torch)."""
+        return self._op is None
+
     # --- the data ------------------------------------------------------------------
     @property
     def data(self):
@@ -87,12 +93,33 @@ class Tensor:
         """The data as a numpy array (shared, not copied)."""
         return self.data
 
+    def __array__(self, dtype=None, copy=None):
+        """What numpy sees: the data, so np.asarray(t) shares it and np.array(t) copies it."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
+            raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): the data is "
+                             f"{self._data.dtype}, so a {np.dtype(dtype)} array needs a copy")
+        return self._data.astype(dtype or self._data.dtype, copy=bool(copy))
+
     def item(self):
         """The value of a one-element tensor, as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): only a tensor with one element has a single value; this one has "
                              f"shape {self.data.shape}")
         return self.data.item()
+
+    def __float__(self):
+        """float(t) for a one-element tensor, as torch."""
+        return float(self.item())
+
+    def tolist(self):
+        """The data as nested Python lists (a plain number for a 0-d tensor)."""
+        return self._data.tolist()
+
+    def float(self):
+        """The data as floats: bools and integers (a comparison, argmax) become a new leaf of
+        float64, as Tensor(data) makes them; a float tensor is returned as it is. (torch's .float()
+        gives float32; here a float tensor keeps its dtype and its graph.)"""
+        return self if self._data.dtype.kind == "f" else Tensor(self._data)
 
     def __bool__(self):
         if self.data.size != 1:
@@ -161,8 +188,21 @@ class Tensor:
     def __rtruediv__(self, other): return ops.Div.apply(_lift(other, self), self)
     def __matmul__(self, other): return ops.MatMul.apply(self, _lift(other, self))
     def __rmatmul__(self, other): return ops.MatMul.apply(_lift(other, self), self)
+    def __pow__(self, exponent): return ops.power(self, exponent)
+    def __rpow__(self, base): return ops.Pow.apply(_lift(base, self), self)
     def __neg__(self): return ops.Neg.apply(self)
+    def __abs__(self): return ops.Abs.apply(self)
     def __getitem__(self, index): return ops.GetItem.apply(self, index=index)
+
+    # comparisons are element-wise, as in torch, and give bool data with no gradient; since == is
+    # element-wise, hashing stays by identity, and the graph keys its dicts and sets by tensor
+    def __lt__(self, other): return ops.compare(self, other, np.less, "<")
+    def __le__(self, other): return ops.compare(self, other, np.less_equal, "<=")
+    def __gt__(self, other): return ops.compare(self, other, np.greater, ">")
+    def __ge__(self, other): return ops.compare(self, other, np.greater_equal, ">=")
+    def __eq__(self, other): return ops.compare(self, other, np.equal, "==")
+    def __ne__(self, other): return ops.compare(self, other, np.not_equal, "!=")
+    __hash__ = object.__hash__
 
     def __setitem__(self, index, value):
         raise TypeError("Tensors do not support item assignment: an op that wrote into its input would "
@@ -173,8 +213,34 @@ class Tensor:
     def tanh(self): return ops.Tanh.apply(self)
     def exp(self): return ops.Exp.apply(self)
     def log(self): return ops.Log.apply(self)
-    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def sqrt(self): return ops.Sqrt.apply(self)
+    def relu(self): return ops.Relu.apply(self)
+    def abs(self): return ops.Abs.apply(self)
+    def sign(self): return ops.Sign.apply(self)
+    def clamp(self, min=None, max=None): return ops.clamp(self, min, max)
+
+    # numpy's functions call these methods: np.sum(t) is t.sum(axis=None, out=None), a Tensor;
+    # np.max(t) and np.argmax(t) likewise
+    def sum(self, axis=None, keepdims=False, out=None, dtype=None):
+        _refuse_numpy_arguments(self, "sum", out, dtype)
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False, out=None, dtype=None):
+        _refuse_numpy_arguments(self, "mean", out, dtype)
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False, out=None):
+        _refuse_numpy_arguments(self, "max", out)
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False, out=None):
+        _refuse_numpy_arguments(self, "min", out)
+        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False, out=None):
+        _refuse_numpy_arguments(self, "argmax", out)
+        return ops.argmax(self, axis, keepdims)
+
     def softmax(self, axis=-1): return ops.Softmax.apply(self, axis=axis)
     def log_softmax(self, axis=-1): return ops.LogSoftmax.apply(self, axis=axis)
 
@@ -189,6 +255,15 @@ class Tensor:
     @property
     def T(self):
         return ops.Transpose.apply(self, axes=None)
+
+    def squeeze(self, axis=None): return self.reshape(ops.squeezed(self.shape, axis))
+    def unsqueeze(self, axis): return self.reshape(ops.unsqueezed(self.shape, axis))
+    def flatten(self): return self.reshape(-1)
+    def clone(self): return ops.Clone.apply(self)
+
+    def expand(self, *shape):
+        return ops.expand(self, tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list))
+                          else shape)
 
 
 class Function:
@@ -377,6 +452,27 @@ def _as_float_array(data, dtype=None):
                     f"from {type(data).__name__}")
 
 
+def _refuse_numpy_arguments(t, name, out, dtype=None):
+    """numpy's functions pass out=None (and dtype=None) to a method they call (np.sum(t) calls
+    t.sum(axis=None, out=None)); any other value is refused: an op makes a new tensor, in the
+    tensor's own dtype."""
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported: an op makes a new tensor and writes into "
+                        f"none; got out of type {type(out).__name__}")
+    if dtype is not None:
+        raise TypeError(f"{name}: dtype= is not supported: the result has the tensor's dtype "
+                        f"({t.dtype}); got dtype={dtype!r}")
+
+
+def _leaf_of(array):
+    """A leaf holding `array` as it is, such as the bool data of a comparison (the constructor
+    makes bools floats). It never requires grad: nothing differentiates it."""
+    t = Tensor.__new__(Tensor)
+    t._data, t.grad, t.requires_grad, t.name, t.scope = array, None, False, None, _mode.scope
+    t._op, t._parents = None, ()
+    return t
+
+
 def _check_requires_grad(value):
     """True or False (a numpy bool too); anything else, even 'False', 0 or 1, is refused: a
     truthy string would otherwise quietly ask for a gradient."""
@@ -402,11 +498,12 @@ def _float_dtype(dtype):
 
 
 def _lift(value, like):
-    """Wrap a Python number or numpy array as a constant with the dtype of Tensor `like`."""
+    """Wrap a Python number or numpy array as a constant with the dtype of Tensor `like` (the
+    default float if `like` holds bools or integers)."""
     if isinstance(value, Tensor):
         return value
     try:
-        return Tensor(value, dtype=like.data.dtype)
+        return Tensor(value, dtype=like.data.dtype if like.data.dtype.kind == "f" else None)
     except (TypeError, ValueError) as e:
         raise TypeError(f"cannot combine a Tensor with {type(value).__name__}: {e}") from None
 

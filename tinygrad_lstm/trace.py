@@ -151,7 +151,8 @@ class Sym:
 
     def __array_function__(self, func, types, args, kwargs):
         kind = {np.concatenate: "join", np.stack: "join", np.broadcast_to: "view",
-                np.zeros_like: "fresh", np.shape: None}.get(func, "unsupported")
+                np.zeros_like: "fresh", np.where: "fresh", np.pad: "fresh",
+                np.shape: None}.get(func, "unsupported")
         if kind is None:
             return func(*_value(args), **_value(kwargs))
         if kind == "unsupported":
@@ -169,6 +170,9 @@ class Sym:
     def max(self, axis=None, keepdims=False):
         return self._method("max", "reduce", axis=axis, keepdims=keepdims)
 
+    def min(self, axis=None, keepdims=False):
+        return self._method("min", "reduce", axis=axis, keepdims=keepdims)
+
     def reshape(self, *shape):         # a view, or a copy of a non-contiguous array: the
         return self._method("reshape", "view", *shape)   # backend evaluates it where it is read
 
@@ -180,6 +184,9 @@ class Sym:
 
     def astype(self, dtype):
         return self._method("astype", "fresh", np.dtype(dtype))
+
+    def copy(self):
+        return self._method("copy", "fresh")
 
     T = property(lambda self: self._method("transpose", "view"))
 
@@ -206,6 +213,10 @@ class Sym:
     def __matmul__(self, o): return np.matmul(self, o)
     def __rmatmul__(self, o): return np.matmul(o, self)
     def __neg__(self): return np.negative(self)
+    def __lt__(self, o): return np.less(self, o)      # not == and !=: Syms are dict keys, by identity
+    def __le__(self, o): return np.less_equal(self, o)
+    def __gt__(self, o): return np.greater(self, o)
+    def __ge__(self, o): return np.greater_equal(self, o)
 
 
 def _check_fresh(target):

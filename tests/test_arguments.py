@@ -124,6 +124,15 @@ REFUSED = [
      "compare: eps must be a small positive number such as 1e-6; got np.float64(inf)"),
     ("compare max_fd_elements -1", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], max_fd_elements=-1),
      "compare: max_fd_elements must be a whole number ≥ 0 (or None); got -1"),
+    ("SGD lr huge int", lambda: SGD(_params(), lr=10 ** 400),
+     f"SGD: lr must be a positive finite number; got {'1' + '0' * 59}… (401 characters)"),
+    ("clip_grad_norm huge int", lambda: clip_grad_norm(_params(), max_norm=-10 ** 400),
+     f"clip_grad_norm: max_norm must be a positive finite number; got -{'1' + '0' * 58}… (402 characters)"),
+    ("LSTM forget_bias huge", lambda: LSTM(3, 4, 2, forget_bias=10 ** 309),
+     f"forget_bias must be a finite number; got {'1' + '0' * 59}… (310 characters)"),
+    ("train diverge_factor 1", lambda: train(LSTM(6, 4, 4), Recall(delay=2), diverge_factor=1),
+     "train: diverge_factor must be a finite number greater than 1 (how many times the first loss counts as "
+     "diverging), or None to turn the check off; got 1"),
     ("compare max_fd_elements float", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], max_fd_elements=5.0),
      "compare: max_fd_elements must be a whole number ≥ 0 (or None); got 5.0"),
 ]

@@ -1,13 +1,46 @@
 """The `tinygrad-lstm` command, run as a user runs it: a subprocess, exit codes, output."""
+import importlib.util
+import os
 import subprocess
 import sys
 
 import pytest
 
+# matplotlib is an optional extra (make test installs it): without it these tests skip
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="matplotlib is not installed (pip install -e '.[plots]')")
 
-def run(*args):
+
+def run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "tinygrad_lstm", *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def without_matplotlib(tmp_path):
+    """An environment in which `import matplotlib` fails, as where it was never installed."""
+    blocker = tmp_path / "blocker" / "matplotlib"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError(\"No module named 'matplotlib'\")\n")
+    return {**os.environ, "PYTHONPATH": str(blocker.parent)}
+
+
+def test_demo_without_matplotlib_says_so_first_and_skips_only_the_plot(tmp_path):
+    out = tmp_path / "out"
+    result = run("demo", "--steps", "2", "--out", str(out), env=without_matplotlib(tmp_path))
+    assert result.returncode == 0, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert "note: the plots need matplotlib, which is not installed: pip install 'tinygrad-lstm[plots]'" in first
+    assert "The demo runs without its gradient plot." in first
+    assert "LSTM accuracy" in result.stdout and "all three agree" in result.stdout
+    assert (out / "lstm-graph.svg").stat().st_size > 10_000 and (out / "lstm-graph.html").exists()
+    assert not (out / "gradient-norms.svg").exists()
+
+
+def test_plot_gradients_without_matplotlib_is_one_line_before_any_work(tmp_path):
+    result = run("plot-gradients", "--steps", "100000", "-o", str(tmp_path / "p.png"),
+                 env=without_matplotlib(tmp_path))        # 100,000 steps would take minutes
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "pip install 'tinygrad-lstm[plots]'" in result.stderr and not (tmp_path / "p.png").exists()
 
 
 @pytest.mark.parametrize("args, message", [((), "required: COMMAND"),
@@ -111,6 +144,7 @@ def test_render_refuses_a_huge_op_level_picture_unless_forced(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "g.svg").exists()
 
 
+@needs_matplotlib
 def test_plot_gradients_writes_the_plot(tmp_path):
     out = tmp_path / "p.png"
     result = run("plot-gradients", "--steps", "12", "-o", str(out))
@@ -188,6 +222,7 @@ def test_train_refuses_corrupt_or_misfitting_weights(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@needs_matplotlib
 def test_demo_trains_checks_and_draws(tmp_path):
     result = run("demo", "--steps", "40", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr

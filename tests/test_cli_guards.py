@@ -114,7 +114,8 @@ def test_render_refuses_a_picture_too_big_before_building_it(tmp_path, args, wor
 def test_data_too_big_for_memory_names_the_flags(tmp_path, command):
     extra = ("-o", str(tmp_path / "g.svg"), "--detail", "cell") if command == "render" else ()
     result = run(command, "--steps", "5", "--batch", "100000000000", *extra)
-    assert result.returncode == 1 and one_line(result.stderr), result.stderr
+    assert result.returncode == 2 and one_line(result.stderr), result.stderr      # a usage error
+    assert "--debug shows where" not in result.stderr
     assert "the data (--steps 5 × --batch 100000000000 × --input 3) needs 12,000,000,000,000 bytes" \
         in result.stderr and "bytes available" in result.stderr
 
@@ -133,3 +134,37 @@ def test_the_gradient_plot_names_its_sizes_when_the_inputs_cannot_fit(tmp_path):
                                           r"batch=1000000 × input_size=4\) needs 32,000,000,000,000 bytes"):
         vanishing_gradient_demo(tmp_path / "p.png", steps=1_000_000, batch=1_000_000)
     assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("args", [("train", "--task", "recall", "--hidden", "100000000"),
+                                  ("check", "--hidden", "10000000")])
+def test_a_model_too_big_is_a_usage_error(args):
+    result = run(*args)
+    assert result.returncode == 2 and one_line(result.stderr), result.stderr
+    assert "more than the" in result.stderr and "bytes available" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("render", "-o", ""), ("plot-gradients", "-o", ""), ("demo", "--out", " ")])
+def test_an_empty_output_name_is_a_usage_error(args):
+    result = run(*args)
+    assert result.returncode == 2 and one_line(result.stderr), result.stderr
+    assert "non-empty" in result.stderr or "needs a folder name" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("example",), ("check", "--steps", "0"), ("--version",)])
+def test_a_closed_stdout_at_start_is_not_a_crash(command):
+    """Started with stdout closed (`>&-`), Python gives sys.stdout = None."""
+    result = subprocess.run(f"{sys.executable} -m tinygrad_lstm {' '.join(command)} >&-", shell=True,
+                            capture_output=False, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert "Traceback" not in result.stderr and "AttributeError" not in result.stderr, result.stderr
+    assert result.returncode == (2 if "0" in command else 0)
+
+
+def test_train_json_reports_the_loaded_model_s_hidden_size(tmp_path):
+    import json
+    weights = tmp_path / "w.npz"
+    assert run("train", "--task", "recall", "--delay", "2", "--hidden", "8", "--steps", "2",
+               "--save", str(weights)).returncode == 0
+    result = run("train", "--task", "recall", "--delay", "2", "--steps", "1", "--load", str(weights), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["hidden"] == 8

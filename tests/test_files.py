@@ -187,3 +187,43 @@ def _a_dead_pid():
 
 def test_the_module_names_its_temporary_files_recognisably():
     assert files.TEMPORARY_SUFFIX == ".tinygrad-tmp"
+
+
+# --- never replace what is not a regular file ---------------------------------------------
+
+def _save(path):
+    from tinygrad_lstm.nn import LSTM
+    LSTM(3, 4, 3).save(path)
+
+
+def _render(path):
+    from tinygrad_lstm import Tensor
+    from viz import render
+    render((Tensor([1.0], requires_grad=True) * 2).sum(), path)
+
+
+WRITERS = {"save": (_save, "w.npz"), "write_atomically": (lambda p: write_atomically(p, b"x"), "f.txt"),
+           "render": (_render, "g.dot")}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+@pytest.mark.parametrize("through_a_link", [False, True])
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_a_fifo_is_refused_and_stays_a_fifo(tmp_path, writer, through_a_link):
+    write, name = WRITERS[writer]
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    target = fifo
+    if through_a_link:                        # a link to a FIFO: the FIFO is what it reaches
+        target = tmp_path / f"link-{name}"
+        target.symlink_to(fifo)
+    with pytest.raises(OSError, match=r"is a named pipe \(FIFO\); files are written whole and moved into place"):
+        write(target)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(TEMPORARY_SUFFIX)]
+
+
+def test_dev_null_is_refused_and_left_alone():
+    with pytest.raises(OSError, match=r"'/dev/null' is a device"):
+        _save("/dev/null")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)

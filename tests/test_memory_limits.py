@@ -38,6 +38,7 @@ def test_available_bytes_is_a_positive_int_here():
 def test_human_bytes():
     assert checks.human_bytes(512) == "512 bytes"
     assert checks.human_bytes(1536) == "1.5 KiB"
+    assert checks.human_bytes(10 ** 40) == "8.9e+24 PiB"          # not 28 digits of PiB
     assert checks.human_bytes(32_000_320_000) == "29.8 GiB"
 
 

@@ -75,3 +75,100 @@ def test_a_model_s_own_parameters_and_two_models_are_fine():
     SGD(one.parameters(), lr=0.1)
     Adam(one.parameters() + two.parameters(), lr=0.1)        # equal values, different tensors
     SGD(iter(one.parameters()), lr=0.1)
+
+
+# --- what the sweep found: bare numpy errors, and clipping that overflowed ----------------
+
+MAKERS = {"SGD": lambda ps: SGD(ps, lr=0.1, momentum=0.9), "Adam": lambda ps: Adam(ps, lr=0.01)}
+
+
+def _tensor_grad(p):
+    p.grad = Tensor(np.ones(2))                # a torch habit: .grad set to a Tensor
+
+
+def _reshaped(p):
+    p.data = p.data.reshape(2, 1)
+    p.grad = np.ones((2, 1))
+
+
+def _read_only(p):
+    p.data = np.broadcast_to(np.ones(1), (2,))  # a view numpy will not write into
+
+
+BAD_STATE = [
+    (_tensor_grad, TypeError, "has a .grad that is not a float numpy array (Tensor of dtype float64); "
+                              "set p.grad = t.data for a Tensor t"),
+    (_reshaped, ValueError, "had shape (2,) when the optimizer was made and has (2, 1) now; make a new optimizer"),
+    (_read_only, ValueError, "data is read-only (a broadcast or expanded view?), and a step writes it in place"),
+]
+
+
+@pytest.mark.parametrize("spoil, error, words", BAD_STATE, ids=[b[0].__name__.strip("_") for b in BAD_STATE])
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_a_spoilt_parameter_is_named_and_nothing_is_updated(name, spoil, error, words):
+    good, bad = param([1.0, 2.0], grad=[0.5, 0.5]), param([3.0, 4.0], grad=[1.0, 1.0], name="W_f")
+    opt = MAKERS[name]([good, bad])
+    spoil(bad)
+    before = good.data.copy()
+    with pytest.raises(error) as info:
+        opt.step()
+    assert f"{name}.step: parameter 1 (W_f)" in str(info.value) and words in str(info.value)
+    np.testing.assert_array_equal(good.data, before)
+
+
+@pytest.mark.parametrize("params", [5, None, 2.0])
+def test_not_a_list_of_parameters(params):
+    with pytest.raises(TypeError, match=f"SGD: needs a list of parameters; got {type(params).__name__}"):
+        SGD(params, lr=0.1)
+
+
+def test_clip_grad_norm_refuses_a_tensor_as_grad():
+    p = param([1.0, 2.0])
+    p.grad = Tensor([1.0, 1.0])
+    with pytest.raises(TypeError, match="every .grad must be a float numpy array; got Tensor"):
+        clip_grad_norm([p], 1.0)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float32, 3e19), (np.float64, 3e160)])
+def test_clip_grad_norm_does_not_overflow_where_the_squares_would(dtype, big):
+    """The squares of 3e19 overflow float32 (and of 3e160 float64), but the norm, 5/3 of
+    `big`, does not: it is returned, and the gradients scaled to norm 1."""
+    p = Tensor(np.zeros(2, dtype), requires_grad=True)
+    p.grad = np.array([big, big * 4 / 3], dtype=dtype)
+    norm = clip_grad_norm([p], 1.0)
+    assert norm == pytest.approx(big * 5 / 3, rel=1e-6)
+    np.testing.assert_allclose(p.grad, [0.6, 0.8], rtol=1e-6)
+    assert p.grad.dtype == dtype
+
+
+def test_clip_grad_norm_still_reports_nan_and_inf_without_scaling():
+    for bad in (np.nan, np.inf):
+        p = param([1.0, 2.0], grad=[bad, 1.0])
+        norm = clip_grad_norm([p], 1.0)
+        assert (np.isnan(norm) if np.isnan(bad) else norm == np.inf)
+        assert p.grad[1] == 1.0
+
+
+def test_backward_refuses_a_tensor_as_grad():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+    w.grad = Tensor([0.0, 0.0])
+    with pytest.raises(TypeError, match=r"backward\(\): w.grad was set to a Tensor; a gradient is a numpy array"):
+        (w * w).sum().backward()
+
+
+@pytest.mark.parametrize("value, what", [(np.array([3]), "an array of int64"), ([1.0], "list"), (None, "NoneType"),
+                                          ("1", "str")])
+def test_data_must_be_a_float_array(value, what):
+    w = Tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError, match=f"Tensor.data must be a numpy array of floats, as its gradient is; "
+                                        f"got {what}: convert it"):
+        w.data = value
+    assert w.data.dtype == np.float64 and w.data[0] == 1.0
+
+
+def test_data_of_a_scalar_takes_the_numpy_scalar_that_0d_arithmetic_gives():
+    w = Tensor(2.0, requires_grad=True)
+    w.data = w.data - 0.5                      # np.float64, not an ndarray
+    assert isinstance(w.data, np.ndarray) and w.data.shape == () and w.data == 1.5
+    w.data = 3.0
+    assert w.data.dtype == np.float64 and w.data == 3.0

@@ -201,9 +201,9 @@ SWEEP = [
     ("bptt names the misshapen gate", lambda t: bptt.lstm_gradients({**params, "W_f": np.ones((4, 6))}, np.ones((2, 3)), [0, 1]),
      ValueError, ["'W_f'", "(4, 7)", "(4, 6)"]),
     ("integer gradients to clip", lambda t: __import__("tinygrad_lstm.optim", fromlist=["x"]).clip_grad_norm(
-        [_with_grad(np.full(3, 100))], 1.0), TypeError, ["float array", "int64"]),
+        [_with_grad(np.full(3, 100))], 1.0), TypeError, ["float numpy array", "int64"]),
     ("integer gradients to SGD", lambda t: __import__("tinygrad_lstm.optim", fromlist=["x"]).SGD(
-        [_with_grad(np.full(3, 100))], 0.1).step(), TypeError, ["not a float array"]),
+        [_with_grad(np.full(3, 100))], 0.1).step(), TypeError, ["not a float numpy array"]),
 ]
 
 

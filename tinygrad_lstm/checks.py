@@ -49,12 +49,26 @@ def real(what, value, above=None, at_least=None, below=None, or_none=False, expe
     replaces the description the bounds make ("a positive finite number")."""
     if or_none and value is None:
         return None
-    if not (is_real(value) and math.isfinite(value) and (above is None or value > above)
+    if not (is_real(value) and is_finite(value) and (above is None or value > above)
             and (at_least is None or value >= at_least) and (below is None or value < below)):
-        if expected is None:
-            expected = _describe_range(above, at_least, below)
-        raise ValueError(f"{what} must be {expected}{' (or None)' if or_none else ''}; got {value!r}")
+        # `expected` may say what None means; else " (or None)" says that it is allowed
+        expected = expected or _describe_range(above, at_least, below) + (" (or None)" if or_none else "")
+        raise ValueError(f"{what} must be {expected}; got {quote(value)}")
     return float(value)
+
+
+def is_finite(value):
+    """math.isfinite, also for an int too large for a float (10**400: not finite as a float)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def quote(value, limit=60):
+    """repr(value), cut short past `limit` characters (a 400-digit int, a long string)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _describe_range(above, at_least, below):
@@ -94,12 +108,19 @@ def available_bytes():
 
 
 def human_bytes(nbytes):
-    """1536 → '1.5 KiB'; 32_000_320_000 → '29.8 GiB'."""
+    """1536 → '1.5 KiB'; 32_000_320_000 → '29.8 GiB'; past 1024 PiB, '2.5e+04 PiB'."""
     value = float(nbytes)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if value < 1024 or unit == "PiB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+            break
         value /= 1024
+    if unit == "bytes":
+        return f"{int(value)} bytes"
+    return f"{value:.1f} {unit}" if value < 1024 else f"{value:.2g} {unit}"
+
+
+class TooLargeError(MemoryError):
+    """A size that cannot fit in the memory available, refused before anything is allocated."""
 
 
 def check_fits(who, what, nbytes, advice=""):
@@ -107,6 +128,6 @@ def check_fits(who, what, nbytes, advice=""):
     set its size) needs more than the bytes available. No check when that is unknown."""
     available = available_bytes()
     if available is not None and nbytes > available:
-        raise MemoryError(f"{who}: {what} needs {nbytes:,} bytes ({human_bytes(nbytes)}), more than the "
+        raise TooLargeError(f"{who}: {what} needs {nbytes:,} bytes ({human_bytes(nbytes)}), more than the "
                           f"{available:,} bytes available ({human_bytes(available)})"
                           + (f"; {advice}" if advice else ""))

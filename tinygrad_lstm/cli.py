@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from . import __version__
-from .checks import check_fits
+from .checks import TooLargeError, check_fits
 from .data import TASKS
 from .files import check_output_path
 from .train import DEFAULT_LR, OPTIMIZERS, train
@@ -35,11 +35,20 @@ def demo(args, out=sys.stdout):
         raise RuntimeError("Graphviz is not installed: the demo draws with its 'dot' program. Install it "
                            "(Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
                            "or run `make demo`, which installs it")
+    from viz.plots import check_plotting
+    try:                                 # matplotlib is an extra: without it, no plot (said first)
+        check_plotting()
+        plots = ("gradient-norms.svg",)
+    except ImportError as e:
+        print(f"{PROG}: note: {e}. The demo runs without its gradient plot.", file=sys.stderr)
+        plots = ()
+    if not args.out.strip():
+        raise _UsageError("--out needs a folder name; got an empty one")
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"demo: --out {str(folder)!r} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("lstm-graph.svg", "lstm-graph.html", "gradient-norms.svg"):   # before training
+    for name in ("lstm-graph.svg", "lstm-graph.html") + plots:   # before training
         check_output_path(folder / name, "demo")
     task = Recall(delay=20)
     print(f"1. Learning {task.describe()}: remember the marked first symbol through 20 look-alikes.", file=out)
@@ -73,6 +82,8 @@ def demo(args, out=sys.stdout):
           f"gradient norm; the thick red line is the cell state", file=out)
     print(f"   {page}: the same graph as a page: hover a node, click one, step through backward()",
           file=out)
+    if not plots:
+        return 0 if report.ok else 1
     batch = task.batch(64, rng)
     plot = plot_gradient_norms({f"{name} (trained)": model for name, model in trained.items()}, batch.xs,
                                batch.targets, batch.mask, folder / "gradient-norms.svg",
@@ -133,7 +144,7 @@ def train_command(args, out=sys.stdout):
     if args.save and result.stopped is None:
         model.save(args.save)
     if args.json:
-        print(json.dumps({**result.to_dict(), "optimizer": args.optimizer, "lr": lr, "hidden": args.hidden,
+        print(json.dumps({**result.to_dict(), "optimizer": args.optimizer, "lr": lr, "hidden": model.hidden_size,
                           "saved": args.save if args.save and result.stopped is None else None}), file=out)
     else:
         print(f"{make.__name__} on {task.describe()}: accuracy {result.accuracy:.3f}, final loss "
@@ -371,6 +382,10 @@ def main(argv=None):
     closes our stdout early (`tinygrad-lstm example | head -1`) is not an error: the command
     ends quietly, exit 0 (or its own code, if it had finished), nothing on stderr."""
     code = 0
+    if sys.stdout is None:                   # started with stdout closed (`tinygrad-lstm ... >&-`)
+        sys.stdout = open(os.devnull, "w")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
     try:
         try:
             code = _run(argv)
@@ -407,7 +422,7 @@ def _run(argv):
 def _command(parser, args):
     try:
         return COMMANDS[args.command](args)
-    except (_UsageError, ValueError) as e:          # a flag's value the command cannot use
+    except (_UsageError, ValueError, TooLargeError) as e:     # a flag's value the command cannot use
         if args.debug:
             raise
         parser.error(str(e))

@@ -2,6 +2,7 @@
 import errno
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -14,8 +15,10 @@ _NAME_KEPT = 100                   # how much of the file's name the temporary n
 
 def check_output_path(path, who="write"):
     """A path we can write a file to: its folder exists, and it is not itself a folder."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path) or "\0" in str(path):
-        raise TypeError(f"{who}: the path must be a non-empty file name; got {path!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{who}: the path must be a file name (str or Path); got {path!r}")
+    if not str(path) or "\0" in str(path):
+        raise ValueError(f"{who}: the path must be a non-empty file name without NUL; got {path!r}")
     text = os.fspath(path)
     if isinstance(text, str) and text.endswith(tuple(s for s in (os.sep, os.altsep, "/") if s)):
         raise IsADirectoryError(f"{who}: {text!r} ends in {text[-1]!r}, so it names a folder; "
@@ -27,11 +30,27 @@ def check_output_path(path, who="write"):
         raise type(e)(e.errno, f"{who}: cannot write {str(path)!r}: {e.strerror}") from None
     if is_dir:
         raise IsADirectoryError(f"{who}: {str(path)!r} is a folder; give a file name inside it")
+    _check_regular(path, who)
     if parent_exists and not parent_is_dir:
         raise NotADirectoryError(f"{who}: {str(path.parent)!r} is a file, not a folder")
     if not parent_is_dir:
         raise FileNotFoundError(f"{who}: the folder {str(path.parent)!r} does not exist")
     return path
+
+
+def _check_regular(path, who):
+    """A path that exists must be a regular file (or a link to one): a new file moved over a
+    FIFO, a socket or a device such as /dev/null would replace it, which as root breaks
+    the system."""
+    try:
+        mode = os.stat(path).st_mode            # follows links: what the bytes would reach
+    except OSError:
+        return                                  # absent (or a dangling link): a new file
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise OSError(f"{who}: {str(path)!r} is {kind}; files are written whole and moved into place, "
+                      f"which would replace it: give the name of a regular file")
 
 
 def _target(path, who):

@@ -15,8 +15,9 @@ from .tensor import Tensor
 
 
 def _parameters(params, who):
-    if isinstance(params, Tensor):
-        raise TypeError(f"{who}: needs a list of parameters; got a single Tensor (write [t], or "
+    if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
+        what = "a single Tensor" if isinstance(params, Tensor) else type(params).__name__
+        raise TypeError(f"{who}: needs a list of parameters; got {what} (write [t], or "
                         f"model.parameters())")
     params = list(params)
     if not params:
@@ -37,6 +38,7 @@ class Optimizer:
     def __init__(self, params, lr):
         self.params = _parameters(params, type(self).__name__)
         self.lr = real(f"{type(self).__name__}: lr", lr, above=0)
+        self.shapes = [p.data.shape for p in self.params]     # its per-parameter state has these
 
     def _grads(self):
         """[(index, parameter, gradient)] for the parameters that have a gradient. Every
@@ -49,10 +51,18 @@ class Optimizer:
             named = f"parameter {k}" + (f" ({p.name})" if p.name else "")
             if p.data.dtype.kind != "f":
                 raise TypeError(f"{who}: {named} holds {p.data.dtype} data; parameters must be float")
-            if getattr(p.grad, "dtype", np.dtype(object)).kind != "f":
-                raise TypeError(f"{who}: {named} has a .grad that is not a float array "
-                                f"({type(p.grad).__name__} of dtype {getattr(p.grad, 'dtype', None)})")
-            if getattr(p.grad, "shape", None) != p.data.shape:
+            if not isinstance(p.grad, np.ndarray) or p.grad.dtype.kind != "f":
+                raise TypeError(f"{who}: {named} has a .grad that is not a float numpy array "
+                                f"({type(p.grad).__name__} of dtype {getattr(p.grad, 'dtype', None)}); "
+                                f"set p.grad = t.data for a Tensor t")
+            if p.data.shape != self.shapes[k]:
+                raise ValueError(f"{who}: {named} had shape {self.shapes[k]} when the optimizer was made "
+                                 f"and has {p.data.shape} now; make a new optimizer for the new shape")
+            if not p.data.flags.writeable:
+                raise ValueError(f"{who}: {named}'s data is read-only (a broadcast or expanded view?), and "
+                                 f"a step writes it in place; give it an array of its own: "
+                                 f"p.data = p.data.copy()")
+            if p.grad.shape != p.data.shape:
                 raise ValueError(f"{who}: {named} has shape {p.data.shape} but its .grad has shape "
                                  f"{p.grad.shape}; a gradient must have its parameter's shape")
             out.append((k, p, p.grad))
@@ -115,10 +125,15 @@ def clip_grad_norm(params, max_norm):
     max_norm = real("clip_grad_norm: max_norm", max_norm, above=0)
     grads = [p.grad for p in params if p.grad is not None]
     for g in grads:
-        if getattr(g, "dtype", np.dtype(object)).kind != "f":
-            raise TypeError(f"clip_grad_norm: every .grad must be a float array; got {type(g).__name__} "
+        if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+            raise TypeError(f"clip_grad_norm: every .grad must be a float numpy array; got {type(g).__name__} "
                             f"of dtype {getattr(g, 'dtype', None)}")
-    total = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
+    with np.errstate(over="ignore"):              # an overflow is seen, and handled, below
+        total = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
+    if math.isinf(total) and all(np.all(np.isfinite(g)) for g in grads):
+        # the squares overflowed (past 1.8e19 in float32, 1.3e154 in float64): scale first
+        largest = max(float(np.max(np.abs(g))) for g in grads if g.size)
+        total = largest * math.sqrt(sum(float(np.sum(np.square(g / largest, dtype=np.float64))) for g in grads))
     if math.isfinite(total) and total > max_norm:
         scale = max_norm / (total + 1e-6)
         for g in grads:

@@ -76,6 +76,12 @@ class Tensor:
         # A new array replaces this one and leaves any saved one as it was.
         if array is self._data:
             versions.mark_written(array)
+        elif isinstance(array, (float, np.floating)):     # 0-d arithmetic gives numpy scalars
+            array = np.asarray(array)
+        elif not isinstance(array, np.ndarray) or (array.dtype.kind != "f" and self._data.dtype.kind == "f"):
+            what = f"an array of {array.dtype}" if isinstance(array, np.ndarray) else type(array).__name__
+            raise TypeError(f"Tensor.data must be a numpy array of floats, as its gradient is; got {what}: "
+                            f"convert it (np.asarray(x, dtype=float), or x.astype(float))")
         self._data = array
 
     # --- plain array facts ---------------------------------------------------------
@@ -322,7 +328,10 @@ def _check_gradient(node, g, anomaly=False):
         raise RuntimeError(f"backward(): the gradient reaching {_describe(node)} has shape {g.shape}, "
                            f"but its data has shape {node._data.shape} now: was its .data replaced "
                            f"after the graph was built?")
-    if node.grad is not None and getattr(node.grad, "shape", None) != g.shape:
+    if node.grad is not None and not isinstance(node.grad, np.ndarray):
+        raise TypeError(f"backward(): {_describe(node)}.grad was set to a {type(node.grad).__name__}; "
+                        f"a gradient is a numpy array (t.grad = other.data) or None")
+    if node.grad is not None and node.grad.shape != g.shape:
         raise ValueError(f"backward(): {_describe(node)}.grad was set to "
                          f"{getattr(node.grad, 'shape', type(node.grad).__name__)}, but its gradient "
                          f"has shape {node._data.shape}; set .grad = None to start again")

@@ -1,7 +1,7 @@
 """The gradient colour scale: a norm -> a colour, on a logarithmic scale, and its legend."""
 import math
 
-from tinygrad_lstm.checks import is_real
+from tinygrad_lstm.checks import is_finite, is_real
 
 
 # ColorBrewer YlOrRd: light for small gradients, dark red for large ones.
@@ -56,8 +56,7 @@ def check_grad_range(grad_range, who):
     """(low, high), two finite numbers with 0 < low < high."""
     if not (isinstance(grad_range, (tuple, list)) and len(grad_range) == 2 and all(map(is_real, grad_range))):
         raise TypeError(f"{who}: grad_range must be (low, high), two numbers; got {grad_range!r}")
-    low, high = (float(v) for v in grad_range)
-    if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+    if not (all(map(is_finite, grad_range)) and 0 < grad_range[0] < grad_range[1]):
         raise ValueError(f"{who}: grad_range must be (low, high), finite, with 0 < low < high; "
                          f"got {grad_range!r}")
 

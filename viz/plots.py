@@ -12,6 +12,23 @@ import numpy as np
 from tinygrad_lstm.files import check_output_path, write_atomically
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+INSTALL = "pip install 'tinygrad-lstm[plots]' (in a clone: pip install -e \".[plots]\"; make demo installs it)"
+
+
+def check_plotting(path=None):
+    """Before any work: matplotlib is installed, and `path` (if given) is a file we can write
+    in a format we plot to. Returns the path."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError(f"the plots need matplotlib, which is not installed: {INSTALL}") from None
+    if path is None:
+        return None
+    path = check_output_path(path, "plot")
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"plot: cannot write {path.name!r}: the suffix must be one of "
+                         f"{', '.join(sorted(FORMATS))}")
+    return path
 
 
 def state_gradient_norms(model, xs, targets, mask=None):
@@ -19,8 +36,11 @@ def state_gradient_norms(model, xs, targets, mask=None):
     if not hasattr(model, "unroll"):
         raise TypeError(f"state_gradient_norms: expected an LSTM or RNN; got {type(model).__name__}")
     run = model.unroll(xs)
+    kept = [p.grad for p in model.parameters()]       # the caller's gradients, put back after
     model.zero_grad()
     model.loss_of(run, targets, mask).backward()
+    for p, grad in zip(model.parameters(), kept):
+        p.grad = grad
     prefix = model.prefix(model.num_layers)
     norms = {}
     for key in ("HS", "CS"):
@@ -43,16 +63,8 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
     may be tiny; what matters is how they change through time). It can pass 1: each step's
     hidden state adds to the cell state's gradient on the way back.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("viz.plots needs matplotlib: pip install matplotlib "
-                          "(or pip install -e \".[plots]\"; make demo installs it)") from None
-    if path is not None:
-        path = check_output_path(path, "plot")
-        if path.suffix.lower() not in FORMATS:
-            raise ValueError(f"plot: cannot write {path.name!r}: the suffix must be one of "
-                             f"{', '.join(sorted(FORMATS))}")
+    path = check_plotting(path)
+    from matplotlib.figure import Figure
     if not isinstance(models, dict) or not models or not all(hasattr(m, "unroll") for m in models.values()):
         raise TypeError(f"plot_gradient_norms: models must be a dict {{label: LSTM or RNN}}; got {models!r:.80}")
     figure = Figure(figsize=(8, 4.5), layout="constrained")
@@ -86,6 +98,7 @@ def vanishing_gradient_demo(path, steps=50, input_size=4, hidden_size=16, output
     the last step only (a many-to-one task): plot how far back its gradient reaches."""
     from tinygrad_lstm.checks import check_fits, whole
     from tinygrad_lstm.nn import LSTM, RNN
+    path = check_plotting(path)              # before the work, not after it
     for name, value in (("steps", steps), ("input_size", input_size), ("hidden_size", hidden_size),
                         ("output_size", output_size), ("batch", batch)):
         whole(f"vanishing_gradient_demo: {name}", value)

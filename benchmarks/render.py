@@ -19,8 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.measure import timed  # noqa: E402
 from tinygrad_lstm.nn import LSTM  # noqa: E402
-from viz import draw_graph, render  # noqa: E402
-from viz.graph import walk  # noqa: E402
+from tinygrad_lstm.viz import draw_graph, render  # noqa: E402
+from tinygrad_lstm.viz.graph import walk  # noqa: E402
 
 WORKLOADS = [("op level, T = 20", 20, "op", "svg"), ("op level, T = 50", 50, "op", "svg"),
              ("cell level, T = 500", 500, "cell", "svg"), ("HTML page, T = 50", 50, "op", "html")]

@@ -10,11 +10,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tinygrad_lstm.data import Recall  # noqa: E402
 from tinygrad_lstm.nn import LSTM, RNN  # noqa: E402
 from tinygrad_lstm.train import train  # noqa: E402
-from viz import render  # noqa: E402
-from viz.graph import walk  # noqa: E402
-from viz.layout import base_name, time_of  # noqa: E402
-from viz.plots import plot_gradient_norms, vanishing_gradient_demo  # noqa: E402
-from viz.style import grad_norm  # noqa: E402
+from tinygrad_lstm.viz import render  # noqa: E402
+from tinygrad_lstm.viz.graph import walk  # noqa: E402
+from tinygrad_lstm.viz.layout import base_name, time_of  # noqa: E402
+from tinygrad_lstm.viz.plots import plot_gradient_norms, vanishing_gradient_demo  # noqa: E402
+from tinygrad_lstm.viz.style import grad_norm  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

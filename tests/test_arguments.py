@@ -13,7 +13,7 @@ from tinygrad_lstm.interop import from_torch_state_dict, to_torch_state_dict
 from tinygrad_lstm.nn import LSTM, RNN
 from tinygrad_lstm.optim import SGD, Adam, clip_grad_norm
 from tinygrad_lstm.train import train
-from viz import draw_graph
+from tinygrad_lstm.viz import draw_graph
 
 i64, i32, f64, f32 = np.int64, np.int32, np.float64, np.float32
 
@@ -235,7 +235,7 @@ def test_a_failing_progress_callback_leaves_the_weights_it_last_saw(compiled, fa
 
 @pytest.mark.parametrize("seed", [-1, np.int64(-1), True, "0"])
 def test_the_gradient_plot_quotes_the_seed_it_was_given(tmp_path, seed):
-    from viz.plots import vanishing_gradient_demo
+    from tinygrad_lstm.viz.plots import vanishing_gradient_demo
     with pytest.raises(ValueError, match=rf"seed must be a whole number ≥ 0; got {re.escape(repr(seed))}$"):
         vanishing_gradient_demo(tmp_path / "p.svg", steps=3, seed=seed)
 

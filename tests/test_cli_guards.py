@@ -129,7 +129,7 @@ def test_the_tensor_count_foreseen_is_the_count_built(flags):
 
 
 def test_the_gradient_plot_names_its_sizes_when_the_inputs_cannot_fit(tmp_path):
-    from viz.plots import vanishing_gradient_demo
+    from tinygrad_lstm.viz.plots import vanishing_gradient_demo
     with pytest.raises(MemoryError, match=r"vanishing_gradient_demo: the inputs \(steps=1000000 × "
                                           r"batch=1000000 × input_size=4\) needs 32,000,000,000,000 bytes"):
         vanishing_gradient_demo(tmp_path / "p.png", steps=1_000_000, batch=1_000_000)

@@ -198,7 +198,7 @@ def _save(path):
 
 def _render(path):
     from tinygrad_lstm import Tensor
-    from viz import render
+    from tinygrad_lstm.viz import render
     render((Tensor([1.0], requires_grad=True) * 2).sum(), path)
 
 

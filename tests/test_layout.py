@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_lstm.nn import LSTM, RNN
-from viz import render
+from tinygrad_lstm.viz import render
 
 SVG = "{http://www.w3.org/2000/svg}"
 MODELS = {"lstm": (LSTM, {}), "rnn": (RNN, {}), "peephole": (LSTM, {"peephole": True}),

@@ -12,7 +12,7 @@ import graphviz
 import numpy as np
 import pytest
 
-from viz.page import html_page
+from tinygrad_lstm.viz.page import html_page
 
 from .browser import Browser, find_chromium
 
@@ -240,7 +240,7 @@ def test_without_gradients_the_stepper_says_why(browser, tmp_path):
 @pytest.mark.parametrize("detail", ["op", "cell"])
 def test_lstm_page(browser, tmp_path, detail):
     from tinygrad_lstm.nn import LSTM
-    from viz import render
+    from tinygrad_lstm.viz import render
     model = LSTM(3, 2, 3, seed=0)
     rng = np.random.default_rng(0)
     loss = model.loss(rng.standard_normal((3, 3)), rng.integers(0, 3, 3))
@@ -280,7 +280,7 @@ def _on_path(browser):
 
 def test_clicking_an_output_lights_its_way_to_the_loss_through_the_bus(browser, tmp_path):
     from tinygrad_lstm.nn import LSTM
-    from viz import render
+    from tinygrad_lstm.viz import render
     rng = np.random.default_rng(0)
     loss = LSTM(3, 2, 3, seed=0).loss(rng.standard_normal((3, 3)), rng.integers(0, 3, 3))
     loss.backward()
@@ -296,7 +296,7 @@ def test_clicking_an_output_lights_its_way_to_the_loss_through_the_bus(browser, 
 
 def test_at_cell_level_a_stacked_model_s_cells_lead_to_the_loss(browser, tmp_path):
     from tinygrad_lstm.nn import LSTM
-    from viz import render
+    from tinygrad_lstm.viz import render
     rng = np.random.default_rng(0)
     loss = LSTM(3, 2, 3, seed=0, num_layers=2).loss(rng.standard_normal((3, 3)), rng.integers(0, 3, 3))
     loss.backward()

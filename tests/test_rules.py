@@ -8,8 +8,8 @@ import pytest
 from tinygrad_lstm import ops
 from tinygrad_lstm.nn import LSTM, RNN
 from tinygrad_lstm.tensor import Function, Tensor
-from viz.graph import walk
-from viz.rules import RULES, rule
+from tinygrad_lstm.viz.graph import walk
+from tinygrad_lstm.viz.rules import RULES, rule
 
 
 def named(loss, name, t):

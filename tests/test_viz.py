@@ -11,8 +11,8 @@ import pytest
 
 from tinygrad_lstm import Tensor
 from tinygrad_lstm.nn import LSTM, RNN
-from viz import GraphvizNotFoundError, draw_graph, render
-from viz.graph import walk
+from tinygrad_lstm.viz import GraphvizNotFoundError, draw_graph, render
+from tinygrad_lstm.viz.graph import walk
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -258,10 +258,10 @@ def test_not_a_tensor_is_refused():
 
 
 def test_a_picture_too_big_to_draw_fast_says_so_unless_forced(tmp_path, monkeypatch):
-    import viz.graph
+    import tinygrad_lstm.viz.graph
     _, loss = lstm_loss(T=3, backward=True)
-    monkeypatch.setattr(viz.graph, "MAX_OP_NODES", 50)
-    with pytest.raises(viz.graph.TooBigError, match=r"op-level picture of \d+ tensors \(3 steps\).*"
+    monkeypatch.setattr(tinygrad_lstm.viz.graph, "MAX_OP_NODES", 50)
+    with pytest.raises(tinygrad_lstm.viz.graph.TooBigError, match=r"op-level picture of \d+ tensors \(3 steps\).*"
                                                      r"detail='cell'.*force=True"):
         render(loss, tmp_path / "g.svg")
     assert list(tmp_path.iterdir()) == []
@@ -286,7 +286,7 @@ def test_a_failure_mid_write_leaves_the_old_file_and_no_debris(tmp_path, monkeyp
 
 def test_the_gradient_plot_is_written(tmp_path):
     pytest.importorskip("matplotlib")
-    from viz.plots import state_gradient_norms, vanishing_gradient_demo
+    from tinygrad_lstm.viz.plots import state_gradient_norms, vanishing_gradient_demo
     path = tmp_path / "norms.png"
     vanishing_gradient_demo(path, steps=20, hidden_size=8)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
@@ -302,12 +302,12 @@ def test_the_gradient_plot_is_written(tmp_path):
 
 
 def test_a_big_picture_says_what_it_is_doing_first(tmp_path, monkeypatch, capsys):
-    import viz.graph
+    import tinygrad_lstm.viz.graph
     _, loss = lstm_loss(T=3)
-    monkeypatch.setattr(viz.graph, "FEEDBACK_NODES", 20)
+    monkeypatch.setattr(tinygrad_lstm.viz.graph, "FEEDBACK_NODES", 20)
     render(loss, tmp_path / "g.dot")
     assert re.fullmatch(r"drawing \d+ tensors: a second or more\n", capsys.readouterr().err)
-    monkeypatch.setattr(viz.graph, "FEEDBACK_NODES", 10_000)
+    monkeypatch.setattr(tinygrad_lstm.viz.graph, "FEEDBACK_NODES", 10_000)
     render(loss, tmp_path / "g.dot")
     assert capsys.readouterr().err == ""
 

@@ -35,7 +35,7 @@ def demo(args, out=sys.stdout):
         raise RuntimeError("Graphviz is not installed: the demo draws with its 'dot' program. Install it "
                            "(Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
                            "or run `make demo`, which installs it")
-    from viz.plots import check_plotting
+    from tinygrad_lstm.viz.plots import check_plotting
     try:                                 # matplotlib is an extra: without it, no plot (said first)
         check_plotting()
         plots = ("gradient-norms.svg",)
@@ -71,8 +71,8 @@ def demo(args, out=sys.stdout):
     print(report, file=out)
 
     print("\n3. Pictures:", file=out)
-    from viz import render
-    from viz.plots import plot_gradient_norms
+    from tinygrad_lstm.viz import render
+    from tinygrad_lstm.viz.plots import plot_gradient_norms
     short = Recall(delay=3).batch(1, rng)
     loss = trained["LSTM"].loss(short.xs[:, 0], short.targets[:, 0], mask=short.mask[:, 0])
     loss.backward()
@@ -205,8 +205,8 @@ def _check_data_fits(args):
 
 def render_graph(args, out=sys.stdout):
     """The unrolled graph of the model's loss, drawn to a file."""
-    from viz import render
-    from viz.graph import check_size
+    from tinygrad_lstm.viz import render
+    from tinygrad_lstm.viz.graph import check_size
     check_output_path(args.o, "render")
     check_size(_tensors_in(args), args.steps, args.detail, args.force)   # before building T steps
     loss = _loss_to_draw(args)
@@ -240,7 +240,7 @@ def _tensors_in(args):
 
 def plot_gradients(args, out=sys.stdout):
     """‖dL/dHS_t‖ and ‖dL/dCS_t‖ against t, LSTM next to RNN, loss at the last step."""
-    from viz.plots import vanishing_gradient_demo
+    from tinygrad_lstm.viz.plots import vanishing_gradient_demo
     check_output_path(args.o, "plot")
     vanishing_gradient_demo(args.o, steps=args.steps, input_size=args.input, hidden_size=args.hidden,
                             output_size=args.output, batch=args.batch, seed=args.seed)

@@ -3,7 +3,7 @@
 # tqdm for progress bars),
 # and Graphviz's `dot` (Debian: graphviz) if absent; `make test` also installs Chromium (Debian:
 # chromium) for the HTML page's browser tests, which skip, saying why, if it can't be installed.
-#   make test            the test suite
+#   make test            the linter (ruff), then the test suite
 #   make test TORCH=1    ... plus PyTorch 2.13 (CPU), which turns on the torch parity tests
 #   make demo            the main job
 #   make bench           benchmarks against PyTorch when it is installed (TORCH=1), and JAX and
@@ -19,6 +19,7 @@ APT    := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteract
 .PHONY: test demo bench docs install graphviz chromium clean
 
 test: install graphviz chromium
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 demo: install graphviz

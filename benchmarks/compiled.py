@@ -92,8 +92,8 @@ def compile_times(repeats=5, jax=None):
             text += f"  | jax {_ms(row['jax'])} ms"
         lines.append(text)
     short, long = (results[T]["trace and compile"]["median"] for T in LENGTHS)
-    lines.append(f"trace and compile, T = {LENGTHS[1]} minus T = {LENGTHS[0]}: {(long - short) * 1e3:+.1f} ms "
-                 "(target: the same, +0)")
+    lines.append(f"trace and compile, T = {LENGTHS[1]} minus T = {LENGTHS[0]}: "
+                 f"{(long - short) * 1e3:+.1f} ms (target: the same, +0)")
     return results, lines
 
 

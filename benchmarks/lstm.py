@@ -221,7 +221,8 @@ def main():
     args = parser.parse_args()
     wanted = set(filter(None, args.peers.split(",")))
     if wanted - set(PEERS):
-        parser.error(f"--peers: unknown {', '.join(sorted(wanted - set(PEERS)))}; the peers are {', '.join(PEERS)}")
+        parser.error(f"--peers: unknown {', '.join(sorted(wanted - set(PEERS)))}; "
+                     f"the peers are {', '.join(PEERS)}")
     loaded = {name: module.load() if name in wanted else (None, None)        # name: (library, version)
               for name, module in PEERS.items()}
     libs = {name: lib for name, (lib, _) in loaded.items()}

@@ -29,7 +29,8 @@ def check_op(case, seed=0):
     out = case.ours(*tensors)
     np.testing.assert_allclose(out.data, case.numpy(*arrays), rtol=1e-12, atol=1e-12)
     R = upstream(out.shape)
-    for t, (autodiff, numeric) in zip(tensors, check_gradients(lambda: (case.ours(*tensors) * R).sum(), tensors)):
+    for t, (autodiff, numeric) in zip(tensors,
+                                      check_gradients(lambda: (case.ours(*tensors) * R).sum(), tensors)):
         assert autodiff.shape == t.shape and autodiff.dtype == t.dtype
         np.testing.assert_allclose(autodiff, numeric, rtol=1e-6, atol=1e-8)
 

@@ -142,7 +142,8 @@ for axis in (None, 0, 1, -1, (0, 2)):
             Case(f"sum-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.sum(axis=ax, keepdims=k),
                  lambda a, ax=axis, k=keepdims: a.sum(axis=ax, keepdims=k), ((2, 3, 4),),
                  lambda a, ax=axis, k=keepdims: a.sum(dim=ax, keepdim=k) if ax is not None else a.sum()),
-            Case(f"mean-axis{axis}-keep{keepdims}", lambda a, ax=axis, k=keepdims: a.mean(axis=ax, keepdims=k),
+            Case(f"mean-axis{axis}-keep{keepdims}",
+                 lambda a, ax=axis, k=keepdims: a.mean(axis=ax, keepdims=k),
                  lambda a, ax=axis, k=keepdims: a.mean(axis=ax, keepdims=k), ((2, 3, 4),),
                  lambda a, ax=axis, k=keepdims: a.mean(dim=ax, keepdim=k) if ax is not None else a.mean()),
         ]

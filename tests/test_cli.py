@@ -29,7 +29,8 @@ def test_demo_without_matplotlib_says_so_first_and_skips_only_the_plot(tmp_path)
     result = run("demo", "--steps", "2", "--out", str(out), env=without_matplotlib(tmp_path))
     assert result.returncode == 0, result.stderr
     first = result.stderr.splitlines()[0]
-    assert "note: the plots need matplotlib, which is not installed: pip install 'tinygrad-lstm[plots]'" in first
+    assert ("note: the plots need matplotlib, which is not installed: "
+            "pip install 'tinygrad-lstm[plots]'" in first)
     assert "The demo runs without its gradient plot." in first
     assert "LSTM accuracy" in result.stdout and "all three agree" in result.stdout
     assert (out / "lstm-graph.svg").stat().st_size > 10_000 and (out / "lstm-graph.html").exists()
@@ -199,7 +200,8 @@ def test_train_prints_a_readable_line():
     (("train", "--task", "pos", "--lr", "0"), "expected a positive number, got 0"),
     (("train", "--task", "pos", "--lr", "-1"), "expected a positive number, got -1"),
     (("train", "--task", "recall", "--delay", "-3"), "expected a whole number ≥ 0, got -3"),
-    (("train", "--task", "pos", "--clip", "-1"), "expected a finite number ≥ 0 (0 turns clipping off), got -1"),
+    (("train", "--task", "pos", "--clip", "-1"),
+     "expected a finite number ≥ 0 (0 turns clipping off), got -1"),
     (("train", "--task", "pos", "--clip", "inf"), "expected a finite number ≥ 0"),
     (("train", "--task", "pos", "--seed", "-1"), "argument --seed: expected a whole number ≥ 0, got -1"),
     (("train", "--task", "pos", "--save", ""), "--save needs a file name"),
@@ -243,7 +245,8 @@ def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path):
 def test_an_unwritable_target_is_one_line_and_exit_1(tmp_path):
     a_file = tmp_path / "plain.txt"
     a_file.write_text("not a folder")
-    for args in (("render", "-o", str(a_file / "g.svg")), ("plot-gradients", "--steps", "3", "-o", str(a_file / "p.png")),
+    for args in (("render", "-o", str(a_file / "g.svg")),
+                 ("plot-gradients", "--steps", "3", "-o", str(a_file / "p.png")),
                  ("train", "--task", "pos", "--steps", "2", "--save", str(a_file / "w.npz")),
                  ("demo", "--steps", "2", "--out", str(a_file / "out"))):
         result = run(*args)

@@ -165,6 +165,7 @@ def test_train_json_reports_the_loaded_model_s_hidden_size(tmp_path):
     weights = tmp_path / "w.npz"
     assert run("train", "--task", "recall", "--delay", "2", "--hidden", "8", "--steps", "2",
                "--save", str(weights)).returncode == 0
-    result = run("train", "--task", "recall", "--delay", "2", "--steps", "1", "--load", str(weights), "--json")
+    result = run("train", "--task", "recall", "--delay", "2", "--steps", "1", "--load", str(weights),
+                 "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["hidden"] == 8

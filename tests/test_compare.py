@@ -21,7 +21,8 @@ def test_all_three_agree(make, options):
     report = compare(model, xs, ys, h0, c0)
     assert report.ok, str(report)
     names = [r.name for r in report.rows]
-    assert names == [n for n, _ in model.named_parameters()] + (["HS_0", "CS_0"] if make is LSTM else ["HS_0"])
+    assert names == ([n for n, _ in model.named_parameters()]
+                     + (["HS_0", "CS_0"] if make is LSTM else ["HS_0"]))
     assert len(report.steps) == 4 * model.num_layers
     assert max(r.bptt_abs for r in report.rows) < 1e-12
     assert max(r.fd_abs for r in report.rows) < 1e-7

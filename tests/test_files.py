@@ -15,7 +15,8 @@ from tinygrad_lstm.files import TEMPORARY_SUFFIX, check_output_path, write_atomi
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("shape", ["newdir/", "existing_dir", "existing_dir/", "existing_dir//", "existing_dir/./"])
+@pytest.mark.parametrize("shape", ["newdir/", "existing_dir", "existing_dir/", "existing_dir//",
+                                   "existing_dir/./"])
 def test_a_folder_is_not_a_file_name(tmp_path, monkeypatch, shape):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "existing_dir").mkdir()
@@ -217,7 +218,8 @@ def test_a_fifo_is_refused_and_stays_a_fifo(tmp_path, writer, through_a_link):
     if through_a_link:                        # a link to a FIFO: the FIFO is what it reaches
         target = tmp_path / f"link-{name}"
         target.symlink_to(fifo)
-    with pytest.raises(OSError, match=r"is a named pipe \(FIFO\); files are written whole and moved into place"):
+    with pytest.raises(OSError,
+                       match=r"is a named pipe \(FIFO\); files are written whole and moved into place"):
         write(target)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert not [p for p in os.listdir(tmp_path) if p.endswith(TEMPORARY_SUFFIX)]

@@ -30,7 +30,8 @@ def builds(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     source = clean_copy(out / "source")
     sdist = build_sdist(source, out / "s")
-    return {"wheel": build_wheel(source, out / "w"), "sdist": build_wheel(sdist, out / "sw"), "sdist_file": sdist}
+    return {"wheel": build_wheel(source, out / "w"), "sdist": build_wheel(sdist, out / "sw"),
+            "sdist_file": sdist}
 
 
 def _fresh_env(where, wheel):
@@ -38,7 +39,8 @@ def _fresh_env(where, wheel):
     the environment to run its commands in."""
     venv.create(where, with_pip=False)
     python = where / "bin" / "python"
-    purelib = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+    purelib = Path(run(python, "-c",
+                       "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
     (purelib / "lent-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel)
     stranger = purelib / "viz"               # the unrelated PyPI `viz`, or a user's own
@@ -54,8 +56,9 @@ def test_the_commands_work_from_a_fresh_install(builds, build, tmp_path):
     env = _fresh_env(tmp_path / "env", builds[build])
     work = tmp_path / "work"                  # outside the repository: no viz/ folder to find
     work.mkdir()
-    where = run("python", "-c", "import tinygrad_lstm, tinygrad_lstm.viz as v; print(tinygrad_lstm.__file__); "
-                                 "print(v.__file__)", cwd=work, env=env).stdout.split()
+    where = run("python", "-c", "import tinygrad_lstm, tinygrad_lstm.viz as v; "
+                                "print(tinygrad_lstm.__file__); print(v.__file__)",
+                cwd=work, env=env).stdout.split()
     assert all(str(tmp_path / "env") in path for path in where), where
     run("tinygrad-lstm", "train", "--task", "recall", "--delay", "2", "--steps", "2", cwd=work, env=env)
     run("tinygrad-lstm", "check", "--steps", "2", cwd=work, env=env)

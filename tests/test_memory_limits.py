@@ -85,7 +85,8 @@ def test_a_model_that_fits_still_builds(small_memory):
     assert RNN(10, 100, 5).hidden_size == 100
 
 
-@pytest.mark.parametrize("task, size", [(Recall(delay=20), 20_000), (NextChar(), 2_000), (PartOfSpeech(), 20_000)])
+@pytest.mark.parametrize("task, size", [(Recall(delay=20), 20_000), (NextChar(), 2_000),
+                                        (PartOfSpeech(), 20_000)])
 def test_a_batch_too_big_is_refused_before_anything_is_allocated(small_memory, task, size):
     message, peak = refused_with_peak(lambda: task.batch(size, np.random.default_rng(0)))
     assert peak < 1_000_000, peak
@@ -109,7 +110,8 @@ def test_available_bytes_falls_back_to_sysconf(monkeypatch):
     def no_meminfo(*args, **kwargs):
         raise OSError("no /proc")
     monkeypatch.setattr("builtins.open", no_meminfo)
-    monkeypatch.setattr(checks.os, "sysconf", lambda name: {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}[name])
+    monkeypatch.setattr(checks.os, "sysconf",
+                        lambda name: {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}[name])
     assert checks.available_bytes() == 4_096_000
     monkeypatch.setattr(checks.os, "sysconf", lambda name: -1)
     assert checks.available_bytes() is None

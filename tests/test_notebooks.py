@@ -39,7 +39,8 @@ def _execute(name, folder):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", path)
         for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            if variable not in os.environ:   # one BLAS thread, as notebooks/execute.py: steady on a busy machine
+            # one BLAS thread, as notebooks/execute.py: steady on a busy machine
+            if variable not in os.environ:
                 patch.setenv(variable, "1")
         # 30 s a cell at most: the notebooks take 2-7 s in all (measured; timings are not asserted)
         nbclient.NotebookClient(nb, timeout=30, kernel_name="python3", record_timing=False,
@@ -100,7 +101,8 @@ def test_01_autodiff_equals_the_hand_bptt_in_its_table_and_draws_the_step(fresh)
     text = stdout(nb)
     rows = re.findall(r"^(d\S+)\s+\[[^\]]*\]\s+\[[^\]]*\]\s+(\d\.?\d*e[+-]\d+)$", text, re.M)
     names = [name for name, _ in rows]
-    for expected in ("dHS_t", "dCS_t", "df_t", "di_t", "dc_t", "do_t", "dW_f", "dW_y", "dCS_{t-1}", "dHS_{t-1}"):
+    for expected in ("dHS_t", "dCS_t", "df_t", "di_t", "dc_t", "do_t", "dW_f", "dW_y", "dCS_{t-1}",
+                     "dHS_{t-1}"):
         assert expected in names, f"no row {expected} in the autodiff / hand BPTT table"
     assert all(float(difference) < 1e-12 for _, difference in rows), rows
     [svg] = pictures(nb, "image/svg+xml")                # the step's graph, inline
@@ -168,7 +170,8 @@ def test_committed_notebook_is_executed_with_outputs(name):
         assert private not in shown, f"{name}: an absolute path in the outputs"
 
 
-@pytest.mark.parametrize("name, pattern", [(STEP_BY_STEP, D_CS_PREV), (VANISHING, RATIO), (TRAINING, ACCURACY)])
+@pytest.mark.parametrize("name, pattern", [(STEP_BY_STEP, D_CS_PREV), (VANISHING, RATIO),
+                                           (TRAINING, ACCURACY)])
 def test_committed_key_line_is_what_a_fresh_run_prints(fresh, name, pattern):
     shown = pattern.findall(stdout(committed(name)))
     assert shown, f"{name}: the committed copy lacks its key line; run notebooks/execute.py"

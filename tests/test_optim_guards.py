@@ -98,8 +98,10 @@ def _read_only(p):
 BAD_STATE = [
     (_tensor_grad, TypeError, "has a .grad that is not a float numpy array (Tensor of dtype float64); "
                               "set p.grad = t.data for a Tensor t"),
-    (_reshaped, ValueError, "had shape (2,) when the optimizer was made and has (2, 1) now; make a new optimizer"),
-    (_read_only, ValueError, "data is read-only (a broadcast or expanded view?), and a step writes it in place"),
+    (_reshaped, ValueError, "had shape (2,) when the optimizer was made and has (2, 1) now; "
+                            "make a new optimizer"),
+    (_read_only, ValueError, "data is read-only (a broadcast or expanded view?), and a step writes it "
+                             "in place"),
 ]
 
 
@@ -152,12 +154,13 @@ def test_clip_grad_norm_still_reports_nan_and_inf_without_scaling():
 def test_backward_refuses_a_tensor_as_grad():
     w = Tensor([1.0, 2.0], requires_grad=True, name="w")
     w.grad = Tensor([0.0, 0.0])
-    with pytest.raises(TypeError, match=r"backward\(\): w.grad was set to a Tensor; a gradient is a numpy array"):
+    with pytest.raises(TypeError,
+                       match=r"backward\(\): w.grad was set to a Tensor; a gradient is a numpy array"):
         (w * w).sum().backward()
 
 
-@pytest.mark.parametrize("value, what", [(np.array([3]), "an array of int64"), ([1.0], "list"), (None, "NoneType"),
-                                          ("1", "str")])
+@pytest.mark.parametrize("value, what", [(np.array([3]), "an array of int64"), ([1.0], "list"),
+                                          (None, "NoneType"), ("1", "str")])
 def test_data_must_be_a_float_array(value, what):
     w = Tensor([1.0], requires_grad=True)
     with pytest.raises(TypeError, match=f"Tensor.data must be a numpy array of floats, as its gradient is; "

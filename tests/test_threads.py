@@ -77,9 +77,11 @@ def test_the_limit_is_restored_after_an_error():
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_bad_thread_counts_are_refused_before_any_work(bad):
     task = Recall(delay=2)
-    with pytest.raises(ValueError, match=f"train: threads must be a positive integer \\(or None\\); got {bad!r}"):
+    with pytest.raises(ValueError,
+                       match=f"train: threads must be a positive integer \\(or None\\); got {bad!r}"):
         train(LSTM(task.input_size, 4, task.output_size), task, steps=1, threads=bad)
-    with pytest.raises(ValueError, match=f"compile: threads must be a positive integer \\(or None\\); got {bad!r}"):
+    with pytest.raises(ValueError,
+                       match=f"compile: threads must be a positive integer \\(or None\\); got {bad!r}"):
         LSTM(3, 4, 2).compile(threads=bad)
 
 
@@ -96,6 +98,6 @@ def test_the_command_line_takes_threads():
     ok = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "train", "--task", "recall", "--delay", "2",
                          "--steps", "2", "--threads", "2"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and "accuracy" in ok.stdout, ok.stderr
-    bad = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "train", "--task", "recall", "--threads", "0"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "train", "--task", "recall",
+                          "--threads", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--threads: expected a positive integer, got 0" in bad.stderr

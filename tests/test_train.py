@@ -113,8 +113,8 @@ def test_a_nan_stops_training_naming_the_step_and_keeps_the_good_weights():
         np.testing.assert_array_equal(kept.data, before)
 
 
-@pytest.mark.parametrize("make, options", [(LSTM, {"num_layers": 2, "peephole": True}), (RNN, {"bias": False}),
-                                           (LSTM, {"dtype": "float32"})])
+@pytest.mark.parametrize("make, options", [(LSTM, {"num_layers": 2, "peephole": True}),
+                                           (RNN, {"bias": False}), (LSTM, {"dtype": "float32"})])
 def test_save_and_load_are_bit_exact(tmp_path, make, options):
     model = randomize(make(3, 5, 4, seed=0, **options))
     if options.get("dtype"):
@@ -135,10 +135,13 @@ def test_bad_weight_files(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file at all")
     other = np.savez(tmp_path / "other.npz", W_f=np.ones(3))
     del other
-    assert_clear_error(lambda: LSTM.load(tmp_path / "missing.npz"), FileNotFoundError, ["no file", "missing.npz"])
-    assert_clear_error(lambda: LSTM.load(tmp_path / "junk.npz"), ValueError, ["not a weights file", "junk.npz"])
+    assert_clear_error(lambda: LSTM.load(tmp_path / "missing.npz"), FileNotFoundError,
+                       ["no file", "missing.npz"])
+    assert_clear_error(lambda: LSTM.load(tmp_path / "junk.npz"), ValueError,
+                       ["not a weights file", "junk.npz"])
     assert_clear_error(lambda: LSTM.load(tmp_path / "other.npz"), ValueError, ["not a weights file"])
-    assert_clear_error(lambda: RNN.load(tmp_path / "lstm.npz"), ValueError, ["LSTM weights", "not RNN", "LSTM.load"])
+    assert_clear_error(lambda: RNN.load(tmp_path / "lstm.npz"), ValueError,
+                       ["LSTM weights", "not RNN", "LSTM.load"])
     model = LSTM(3, 4, 2)
     weights = {n: p.data for n, p in model.named_parameters()}
     assert_clear_error(lambda: LSTM(3, 5, 2).assign(weights), ValueError, ["W_f", "(4, 7)", "(5, 8)"])
@@ -154,7 +157,8 @@ def test_a_torch_state_dict_round_trip_without_torch(make, options):
     H = model.hidden_size
     if make is LSTM:
         assert sd["lstm.weight_ih_l0"].shape == (4 * H, 3) and sd["lstm.weight_hh_l0"].shape == (4 * H, H)
-        np.testing.assert_array_equal(sd["lstm.weight_ih_l0"][H:2 * H], dict(model.named_parameters())["W_f"].data[:, H:])
+        np.testing.assert_array_equal(sd["lstm.weight_ih_l0"][H:2 * H],
+                                      dict(model.named_parameters())["W_f"].data[:, H:])
     back = from_torch_state_dict(sd)
     assert type(back) is make and back.config() == model.config()
     for (n, p), (_, q) in zip(model.named_parameters(), back.named_parameters()):
@@ -173,7 +177,8 @@ def test_interop_refusals():
 @pytest.mark.parametrize("call, exc, pieces", [
     (lambda: make_task("parity"), ValueError, ["unknown task 'parity'", "next-char, recall, pos"]),
     (lambda: Recall(delay=-1), ValueError, ["delay", "≥ 0", "-1"]),
-    (lambda: train(LSTM(6, 4, 4), Recall(), optimizer="rmsprop"), ValueError, ["unknown optimizer 'rmsprop'", "sgd, adam"]),
+    (lambda: train(LSTM(6, 4, 4), Recall(), optimizer="rmsprop"), ValueError,
+     ["unknown optimizer 'rmsprop'", "sgd, adam"]),
     (lambda: train(LSTM(6, 4, 4), Recall(), lr=0), ValueError, ["lr", "positive", "0"]),
     (lambda: train(LSTM(6, 4, 4), Recall(), lr=-0.5), ValueError, ["lr", "-0.5"]),
     (lambda: train(LSTM(5, 4, 4), Recall()), ValueError, ["input size 6", "the model has 5"]),

@@ -70,13 +70,16 @@ def test_one_lstm_step_is_the_lecture_s_graph_node_by_node():
     model, loss = lstm_loss(T=1)
     P, nodes = dict(model.named_parameters()), _by_name(loss)
     assert {"W_f", "F_t", "I_t", "C_t", "O_t", "CS_t", "HS_t"} <= set(nodes)
-    for g, G, act in (("f", "F", "sigmoid"), ("i", "I", "sigmoid"), ("c", "C", "tanh"), ("o", "O", "sigmoid")):
+    for g, G, act in (("f", "F", "sigmoid"), ("i", "I", "sigmoid"), ("c", "C", "tanh"),
+                      ("o", "O", "sigmoid")):
         pre, gate = nodes[f"{g}_t"], nodes[f"{G}_t"]
         assert nodes[f"W_{g}"] is P[f"W_{g}"] and nodes[f"W_{g}"].op == ""      # the parameter leaf
         assert pre.op == "affine" and pre.parents == (nodes["X_t"], P[f"W_{g}"], P[f"b_{g}"])
         assert gate.op == act and gate.parents == (pre,)                       # F_t = σ(f_t)
-    assert nodes["CS_t"].op == "add" and nodes["CS_t"].parents == (nodes["CS_{t-1} ⊗ F_t"], nodes["I_t ⊗ C_t"])
-    assert _is_parent(nodes["F_t"], nodes["CS_{t-1} ⊗ F_t"]) and _is_parent(nodes["CS_0"], nodes["CS_{t-1} ⊗ F_t"])
+    assert (nodes["CS_t"].op == "add"
+            and nodes["CS_t"].parents == (nodes["CS_{t-1} ⊗ F_t"], nodes["I_t ⊗ C_t"]))
+    assert (_is_parent(nodes["F_t"], nodes["CS_{t-1} ⊗ F_t"])
+            and _is_parent(nodes["CS_0"], nodes["CS_{t-1} ⊗ F_t"]))
     assert nodes["HS_t"].op == "mul" and nodes["HS_t"].parents == (nodes["O_t"], nodes["tanh(CS_t)"])
     assert nodes["tanh(CS_t)"].parents == (nodes["CS_t"],)
     assert nodes["Z_t"].op == "affine" and nodes["Z_t"].parents == (nodes["HS_t"], P["W_y"], P["b_y"])
@@ -102,7 +105,8 @@ def test_a_stacked_layer_s_weights_feed_that_layer_s_gates():
     model, loss = lstm_loss(T=1, num_layers=2)
     P, nodes = dict(model.named_parameters()), _by_name(loss, "t=1/layer2")
     for g in "fico":
-        assert nodes[f"{g}_t"].op == "affine" and nodes[f"{g}_t"].parents[1:] == (P[f"layer2.W_{g}"], P[f"layer2.b_{g}"])
+        assert (nodes[f"{g}_t"].op == "affine"
+                and nodes[f"{g}_t"].parents[1:] == (P[f"layer2.W_{g}"], P[f"layer2.b_{g}"]))
     assert nodes["F_t"].parents == (nodes["f_t"],) and nodes["F_t"].scope == "t=1/layer2"
 
 
@@ -199,7 +203,8 @@ def test_formats_by_suffix(tmp_path):
 def test_without_dot_svg_says_how_to_install_and_dot_still_works(tmp_path, monkeypatch):
     _, loss = lstm_loss(T=2)
     monkeypatch.setenv("PATH", str(tmp_path))             # no Graphviz here
-    with pytest.raises(GraphvizNotFoundError, match=r"Graphviz is not installed.*apt-get install graphviz.*\.dot"):
+    with pytest.raises(GraphvizNotFoundError,
+                       match=r"Graphviz is not installed.*apt-get install graphviz.*\.dot"):
         render(loss, tmp_path / "g.svg")
     assert not (tmp_path / "g.svg").exists()
     assert render(loss, tmp_path / "g.dot").stat().st_size > 1000
@@ -215,7 +220,8 @@ def test_without_dot_jupyter_s_display_and_graphviz_s_render_give_our_error(tmp_
     monkeypatch.setenv("PATH", str(tmp_path))
     for show in (lambda: graph._repr_mimebundle_(), lambda: graph.pipe(format="svg"),
                  lambda: graph.render(tmp_path / "g", format="svg")):
-        with pytest.raises(GraphvizNotFoundError, match=r"Graphviz is not installed.*apt-get install graphviz"):
+        with pytest.raises(GraphvizNotFoundError,
+                           match=r"Graphviz is not installed.*apt-get install graphviz"):
             show()
 
 
@@ -230,7 +236,8 @@ BAD = [
     ({"show_grads": True, "grad_range": (0.0, 1.0)}, ValueError, r"0 < low < high"),
     ({"show_grads": True, "grad_range": (1e-9, float("inf"))}, ValueError, r"finite.*got \(1e-09, inf\)"),
     ({"show_grads": True, "grad_range": (float("nan"), 1.0)}, ValueError, r"finite.*got \(nan, 1\.0\)"),
-    ({"show_grads": True, "grad_range": (1e-9,)}, TypeError, r"must be \(low, high\), two numbers; got \(1e-09,\)"),
+    ({"show_grads": True, "grad_range": (1e-9,)}, TypeError,
+     r"must be \(low, high\), two numbers; got \(1e-09,\)"),
     ({"show_grads": True, "grad_range": ("1e-9", 1)}, TypeError, r"two numbers; got \('1e-9', 1\)"),
     ({"grad_range": (1e-9, 1.0)}, ValueError, r"grad_range .* was given without show_grads"),
     ({"show_grads": "yes"}, TypeError, r"show_grads must be True or False; got 'yes'"),
@@ -261,8 +268,9 @@ def test_a_picture_too_big_to_draw_fast_says_so_unless_forced(tmp_path, monkeypa
     import tinygrad_lstm.viz.graph
     _, loss = lstm_loss(T=3, backward=True)
     monkeypatch.setattr(tinygrad_lstm.viz.graph, "MAX_OP_NODES", 50)
-    with pytest.raises(tinygrad_lstm.viz.graph.TooBigError, match=r"op-level picture of \d+ tensors \(3 steps\).*"
-                                                     r"detail='cell'.*force=True"):
+    with pytest.raises(tinygrad_lstm.viz.graph.TooBigError,
+                       match=r"op-level picture of \d+ tensors \(3 steps\).*"
+                             r"detail='cell'.*force=True"):
         render(loss, tmp_path / "g.svg")
     assert list(tmp_path.iterdir()) == []
     assert render(loss, tmp_path / "g.svg", force=True).stat().st_size > 10_000

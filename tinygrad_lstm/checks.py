@@ -26,7 +26,8 @@ def whole(what, value, minimum=1, or_none=False):
     if or_none and value is None:
         return None
     if not is_whole(value) or value < minimum:
-        raise ValueError(f"{what} must be {_describe(minimum)}{' (or None)' if or_none else ''}; got {value!r}")
+        raise ValueError(f"{what} must be {_describe(minimum)}{' (or None)' if or_none else ''}; "
+                         f"got {value!r}")
     return int(value)
 
 
@@ -40,7 +41,8 @@ def generator(seed, what="seed"):
 
 def is_real(value):
     """True for int, float and numpy integer and floating scalars; False for bool (and np.bool_)."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
 
 
 def real(what, value, above=None, at_least=None, below=None, or_none=False, expected=None):

@@ -51,7 +51,8 @@ def demo(args, out=sys.stdout):
     for name in ("lstm-graph.svg", "lstm-graph.html") + plots:   # before training
         check_output_path(folder / name, "demo")
     task = Recall(delay=20)
-    print(f"1. Learning {task.describe()}: remember the marked first symbol through 20 look-alikes.", file=out)
+    print(f"1. Learning {task.describe()}: remember the marked first symbol through 20 look-alikes.",
+          file=out)
     trained = {}
     for make in (LSTM, RNN):
         model = make(task.input_size, 32, task.output_size, seed=args.seed)
@@ -132,8 +133,9 @@ def train_command(args, out=sys.stdout):
         except (OSError, ValueError) as e:        # the file is an argument: a usage error
             raise _UsageError(f"--load: {e}") from None
         if (model.input_size, model.output_size) != (task.input_size, task.output_size):
-            raise _UsageError(f"--load: {args.load} has input size {model.input_size} and {model.output_size} "
-                              f"classes; the task {task.name} needs {task.input_size} and {task.output_size}")
+            raise _UsageError(f"--load: {args.load} has input size {model.input_size} and "
+                              f"{model.output_size} classes; the task {task.name} needs "
+                              f"{task.input_size} and {task.output_size}")
     else:
         model = make(task.input_size, args.hidden, task.output_size, seed=args.seed)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
@@ -144,7 +146,8 @@ def train_command(args, out=sys.stdout):
     if args.save and result.stopped is None:
         model.save(args.save)
     if args.json:
-        print(json.dumps({**result.to_dict(), "optimizer": args.optimizer, "lr": lr, "hidden": model.hidden_size,
+        print(json.dumps({**result.to_dict(), "optimizer": args.optimizer, "lr": lr,
+                          "hidden": model.hidden_size,
                           "saved": args.save if args.save and result.stopped is None else None}), file=out)
     else:
         print(f"{make.__name__} on {task.describe()}: accuracy {result.accuracy:.3f}, final loss "
@@ -291,8 +294,10 @@ def build_parser():
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    sub = commands.add_parser("demo", help="the main job: LSTM vs RNN on recall, the gradient check, pictures")
-    sub.add_argument("--steps", type=_positive, default=TRAIN_STEPS, help=f"training steps (default {TRAIN_STEPS})")
+    sub = commands.add_parser("demo",
+                              help="the main job: LSTM vs RNN on recall, the gradient check, pictures")
+    sub.add_argument("--steps", type=_positive, default=TRAIN_STEPS,
+                     help=f"training steps (default {TRAIN_STEPS})")
     sub.add_argument("--seed", type=_whole, default=0, help="weights and data (default 0)")
     sub.add_argument("--out", default="out", metavar="DIR", help="where the pictures go (default out/)")
     sub.add_argument("--eager", action="store_true", help=EAGER_HELP)
@@ -302,12 +307,14 @@ def build_parser():
                               description="SGD with momentum 0.9 (or Adam), gradient clipping, full or "
                                           "truncated BPTT, on next-char, recall or pos.")
     sub.add_argument("--task", choices=TASKS, required=True)
-    sub.add_argument("--delay", type=_whole, default=20, metavar="N", help="recall: distractor steps (default 20)")
+    sub.add_argument("--delay", type=_whole, default=20, metavar="N",
+                     help="recall: distractor steps (default 20)")
     sub.add_argument("--model", choices=("lstm", "rnn"), default="lstm")
     sub.add_argument("--hidden", type=_positive, default=32, metavar="H", help="hidden size (default 32)")
     sub.add_argument("--steps", type=_positive, default=TRAIN_STEPS, metavar="S",
                      help=f"updates (default {TRAIN_STEPS})")
-    sub.add_argument("--batch", type=_positive, default=32, metavar="B", help="sequences per update (default 32)")
+    sub.add_argument("--batch", type=_positive, default=32, metavar="B",
+                     help="sequences per update (default 32)")
     sub.add_argument("--lr", type=_positive_number, default=None,
                      help="learning rate (default 0.1 for sgd, 0.01 for adam)")
     sub.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
@@ -365,7 +372,8 @@ def _model_flags(sub, steps):
     sub.add_argument("--input", type=_positive, default=3, metavar="I", help="input size (default 3)")
     sub.add_argument("--hidden", type=_positive, default=4, metavar="H", help="hidden size (default 4)")
     sub.add_argument("--output", type=_positive, default=3, metavar="O", help="classes (default 3)")
-    sub.add_argument("--steps", type=_positive, default=steps, metavar="T", help=f"time steps (default {steps})")
+    sub.add_argument("--steps", type=_positive, default=steps, metavar="T",
+                     help=f"time steps (default {steps})")
     sub.add_argument("--batch", type=_positive, default=1, metavar="B", help="batch size (default 1)")
     sub.add_argument("--layers", type=_positive, default=1, metavar="L", help="stacked layers (default 1)")
     sub.add_argument("--no-bias", action="store_true", help="the lecture's bias-free model")

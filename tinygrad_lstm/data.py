@@ -32,11 +32,12 @@ class Task:
         """A Batch of `size` sequences drawn with `rng` (a numpy Generator)."""
         size = whole(f"{self.name}.batch: size", size, minimum=1)
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"{self.name}.batch: rng must be a numpy Generator (np.random.default_rng(seed)); "
-                            f"got {type(rng).__name__}")
+            raise TypeError(f"{self.name}.batch: rng must be a numpy Generator "
+                            f"(np.random.default_rng(seed)); got {type(rng).__name__}")
         steps = getattr(self, "steps", None)
         if steps is not None:          # xs (T, B, I) float64, targets (T, B) intp, mask (T, B) bool
-            check_fits(f"{self.name}.batch", f"a batch of size={size} ({steps} steps × {self.input_size} inputs)",
+            check_fits(f"{self.name}.batch",
+                       f"a batch of size={size} ({steps} steps × {self.input_size} inputs)",
                        steps * size * (8 * self.input_size + np.dtype(np.intp).itemsize + 1))
         return self._batch(size, rng)
 

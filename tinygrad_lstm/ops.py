@@ -21,7 +21,8 @@ def unbroadcast(grad, like):
     """
     if grad.shape != like.shape:
         extra = grad.ndim - like.ndim
-        stretched = tuple(i + extra for i, n in enumerate(like.shape) if n == 1 and grad.shape[i + extra] != 1)
+        stretched = tuple(i + extra for i, n in enumerate(like.shape)
+                          if n == 1 and grad.shape[i + extra] != 1)
         grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(like.shape)
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
@@ -560,7 +561,8 @@ class Transpose(Function):
 
     @staticmethod
     def forward(x, axes=None):
-        if axes is not None and (len(axes) != x.ndim or _axes("transpose", axes, x.ndim) != tuple(range(x.ndim))):
+        if axes is not None and (len(axes) != x.ndim
+                                 or _axes("transpose", axes, x.ndim) != tuple(range(x.ndim))):
             raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
                              f"{x.ndim} axes of a tensor of shape {x.shape}")
         return x.transpose(None if axes is None else tuple(a % x.ndim for a in axes))
@@ -716,7 +718,8 @@ class GetItem(Function):
 
     @staticmethod
     def forward(x, index):
-        if not _is_basic(index) and any(isinstance(i, Tensor) for i in (index if index.__class__ is tuple else (index,))):
+        if not _is_basic(index) and any(isinstance(i, Tensor)
+                                        for i in (index if index.__class__ is tuple else (index,))):
             raise TypeError("index a Tensor with ints, slices, integer or bool arrays, or a Tensor of "
                             "bools or integers, not with a Tensor of floats; use t[idx.numpy().astype(int)]")
         try:
@@ -940,12 +943,15 @@ def target_distribution(logits, target):
     try:
         target = np.asarray(target.data if isinstance(target, Tensor) else target)
     except ValueError:
-        raise ValueError("cross_entropy: targets must be a rectangular array; got ragged nested sequences") from None
+        raise ValueError("cross_entropy: targets must be a rectangular array; "
+                         "got ragged nested sequences") from None
     classes = shape[-1]
     if classes == 0:
-        raise ValueError(f"cross_entropy: logits of shape {shape} have no classes (the last axis is empty)")
+        raise ValueError(f"cross_entropy: logits of shape {shape} have no classes "
+                         "(the last axis is empty)")
     if target.shape == shape[:-1]:
-        if target.dtype.kind not in "iu" and not (target.dtype.kind == "f" and np.all(target == np.round(target))):
+        if target.dtype.kind not in "iu" and not (target.dtype.kind == "f"
+                                                  and np.all(target == np.round(target))):
             raise TypeError(f"cross_entropy: class indices must be integers; got dtype {target.dtype}")
         if target.size and (target.min() < 0 or target.max() >= classes):
             bad = target[(target < 0) | (target >= classes)].flat[0]
@@ -956,7 +962,8 @@ def target_distribution(logits, target):
         if target.dtype.kind not in "iubf":
             raise TypeError(f"cross_entropy: one-hot targets must be numbers; got dtype {target.dtype}")
         if not np.all(np.isfinite(target)) or np.any(target < 0):
-            raise ValueError("cross_entropy: one-hot (or probability) targets must be finite and non-negative")
+            raise ValueError("cross_entropy: one-hot (or probability) targets must be finite "
+                             "and non-negative")
         return target.astype(dtype)
     raise ValueError(f"cross_entropy: target of shape {target.shape} fits neither class indices "
                      f"{shape[:-1]} nor one-hot {shape} for logits of shape {shape}")

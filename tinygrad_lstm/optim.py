@@ -126,14 +126,15 @@ def clip_grad_norm(params, max_norm):
     grads = [p.grad for p in params if p.grad is not None]
     for g in grads:
         if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
-            raise TypeError(f"clip_grad_norm: every .grad must be a float numpy array; got {type(g).__name__} "
-                            f"of dtype {getattr(g, 'dtype', None)}")
+            raise TypeError(f"clip_grad_norm: every .grad must be a float numpy array; "
+                            f"got {type(g).__name__} of dtype {getattr(g, 'dtype', None)}")
     with np.errstate(over="ignore"):              # an overflow is seen, and handled, below
         total = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
     if math.isinf(total) and all(np.all(np.isfinite(g)) for g in grads):
         # the squares overflowed (past 1.8e19 in float32, 1.3e154 in float64): scale first
         largest = max(float(np.max(np.abs(g))) for g in grads if g.size)
-        total = largest * math.sqrt(sum(float(np.sum(np.square(g / largest, dtype=np.float64))) for g in grads))
+        total = largest * math.sqrt(sum(float(np.sum(np.square(g / largest, dtype=np.float64)))
+                                        for g in grads))
     if math.isfinite(total) and total > max_norm:
         scale = max_norm / (total + 1e-6)
         for g in grads:

@@ -35,8 +35,10 @@ def _column3(a, b):
 # (quantity, what the lecture printed or None, erratum of docs/math.md §4.5 or None)
 LECTURE = [
     ("f_t = W_f X_t", ["0.02", "0.856"], None),
-    ("i_t = W_i X_t", ["0.31", "-0.406"], "erratum 1: typo for 0.031 (its own I_t = 0.508 = σ(0.031))"),
-    ("c_t = W_c X_t", ["-0.4121", "0.769"], "erratum 2: column 3 of W_c gives -0.413 (its C_t = tanh(-0.413))"),
+    ("i_t = W_i X_t", ["0.31", "-0.406"],
+     "erratum 1: typo for 0.031 (its own I_t = 0.508 = σ(0.031))"),
+    ("c_t = W_c X_t", ["-0.4121", "0.769"],
+     "erratum 2: column 3 of W_c gives -0.413 (its C_t = tanh(-0.413))"),
     ("o_t = W_o X_t", ["-0.402", "0.549"], None),
     ("F_t", ["0.505", "0.702"], None),
     ("I_t", ["0.508", "0.4"], None),
@@ -219,7 +221,8 @@ def worked_example():
         "dL/dx_t": xs.grad[0],
     }
     for gate in "fico":   # lecture 004's four routes from step t back into HS_{t-1}
-        ours[f"dL/dHS_{{t-1}} via {gate}: (W_{gate}ᵀ d{gate}_t)[0:H]"] = (P[f"W_{gate}"].T @ g[f"{gate}_t"])[:2]
+        ours[f"dL/dHS_{{t-1}} via {gate}: (W_{gate}ᵀ d{gate}_t)[0:H]"] = (
+            P[f"W_{gate}"].T @ g[f"{gate}_t"])[:2]
     lines = [Line(q, printed, np.asarray(ours[q], dtype=float).tolist(),
                   None if printed is None else _agrees(ours[q], printed), note)
              for q, printed, note in LECTURE]

@@ -12,7 +12,8 @@ import numpy as np
 from tinygrad_lstm.files import check_output_path, write_atomically
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
-INSTALL = "pip install 'tinygrad-lstm[plots]' (in a clone: pip install -e \".[plots]\"; make demo installs it)"
+INSTALL = ("pip install 'tinygrad-lstm[plots]' (in a clone: pip install -e \".[plots]\"; "
+           "make demo installs it)")
 
 
 def check_plotting(path=None):
@@ -65,8 +66,10 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
     """
     path = check_plotting(path)
     from matplotlib.figure import Figure
-    if not isinstance(models, dict) or not models or not all(hasattr(m, "unroll") for m in models.values()):
-        raise TypeError(f"plot_gradient_norms: models must be a dict {{label: LSTM or RNN}}; got {models!r:.80}")
+    if (not isinstance(models, dict) or not models
+            or not all(hasattr(m, "unroll") for m in models.values())):
+        raise TypeError(f"plot_gradient_norms: models must be a dict {{label: LSTM or RNN}}; "
+                        f"got {models!r:.80}")
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     axes = figure.add_subplot()
     styles = {"HS": {"linestyle": "--", "linewidth": 1.5}, "CS": {"linestyle": "-", "linewidth": 2.5}}
@@ -79,7 +82,8 @@ def plot_gradient_norms(models, xs, targets, mask=None, path=None, title=None, r
             axes.plot(steps, shown, color=f"C{k}", label=f"{label}: ‖dL/d{key}_t‖", **styles[key])
     axes.set_yscale("log")
     axes.set_xlabel("time step t")
-    axes.set_ylabel("relative to the last step (1 = as much)" if relative else "gradient norm reaching step t")
+    axes.set_ylabel("relative to the last step (1 = as much)" if relative
+                    else "gradient norm reaching step t")
     axes.set_title(title or "How much of the loss's gradient reaches each step")
     axes.grid(True, which="major", alpha=0.3)
     axes.legend()
@@ -103,7 +107,8 @@ def vanishing_gradient_demo(path, steps=50, input_size=4, hidden_size=16, output
                         ("output_size", output_size), ("batch", batch)):
         whole(f"vanishing_gradient_demo: {name}", value)
     whole("vanishing_gradient_demo: seed", seed, minimum=0)
-    check_fits("vanishing_gradient_demo", f"the inputs (steps={steps} × batch={batch} × input_size={input_size})",
+    check_fits("vanishing_gradient_demo",
+               f"the inputs (steps={steps} × batch={batch} × input_size={input_size})",
                8 * steps * batch * input_size)
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((steps, batch, input_size))

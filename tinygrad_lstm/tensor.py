@@ -371,7 +371,7 @@ class detect_anomaly:
         _mode.anomaly = True
 
     def __exit__(self, *exc):
-        _mode.anomaly, quiet = _saved(self).pop()
+        _mode.anomaly, quiet = _entered(self)
         quiet.__exit__(*exc)
 
 
@@ -526,6 +526,16 @@ def _saved(manager):
     return local.stack
 
 
+def _entered(manager):
+    """What `manager`'s matching enter saved, taken off its stack: a RuntimeError if it was
+    never entered (in this thread), rather than a bare pop from an empty list."""
+    stack = _saved(manager)
+    if not stack:
+        raise RuntimeError(f"{type(manager).__name__} was exited without being entered (in this thread); "
+                           f"use it in a `with` statement")
+    return stack.pop()
+
+
 class no_grad:
     """Inside this block ops record no graph: for evaluation and parameter updates.
 
@@ -536,7 +546,7 @@ class no_grad:
         _mode.grad_enabled = False
 
     def __exit__(self, *exc):
-        _mode.grad_enabled = _saved(self).pop()
+        _mode.grad_enabled = _entered(self)
 
 
 def is_grad_enabled():
@@ -563,7 +573,7 @@ class scope:
         _mode.scope = self.name if outer is None else f"{outer}/{self.name}"
 
     def __exit__(self, *exc):
-        _mode.scope = _saved(self).pop()
+        _mode.scope = _entered(self)
 
 
 # The op classes subclass Function (above); binding the module, not its names, lets either

@@ -204,6 +204,28 @@ SWEEP = [
         [_with_grad(np.full(3, 100))], 1.0), TypeError, ["float numpy array", "int64"]),
     ("integer gradients to SGD", lambda t: __import__("tinygrad_lstm.optim", fromlist=["x"]).SGD(
         [_with_grad(np.full(3, 100))], 0.1).step(), TypeError, ["not a float numpy array"]),
+    ("a misspelt dtype", lambda t: Tensor([1.0], dtype="flot32"), TypeError,
+     ["dtype must be a float type such as 'float32' or 'float64'; got 'flot32'"]),
+    ("a model's misspelt dtype", lambda t: LSTM(3, 4, 2, dtype="foo"), TypeError,
+     ["dtype must be a float", "got 'foo'"]),
+    ("an integer dtype", lambda t: RNN(3, 4, 2, dtype="int32"), TypeError,
+     ["dtype must be a float", "got 'int32'"]),
+    ("a dtype that is a list", lambda t: Tensor([1.0], dtype=[1]), TypeError,
+     ["dtype must be a float", "got [1]"]),
+    ("h0 a string", lambda t: lstm.loss(np.ones((2, 3)), [0, 1], h0="zeros"), TypeError,
+     ["LSTM: h0: Tensor data must be real numbers", "str"]),
+    ("c0 a list of None", lambda t: lstm(np.ones((2, 3)), c0=[None] * 4), TypeError,
+     ["LSTM: c0: Tensor data", "None"]),
+    ("compiled h0 a string", lambda t: lstm.compile().loss_and_grad(np.ones((2, 3)), [0, 1], h0="zeros"),
+     TypeError, ["LSTM: h0: Tensor data must be real numbers", "str"]),
+    ("xs None", lambda t: lstm.loss(None, [0, 1]), TypeError,
+     ["LSTM: xs: Tensor data must be numbers", "NoneType"]),
+    ("compiled xs None", lambda t: lstm.compile().loss_and_grad(None, [0, 1]), TypeError,
+     ["LSTM: xs: Tensor data must be numbers", "NoneType"]),
+    ("a cell's state strings", lambda t: LSTMCell(3, 4)(np.ones(3), ("ab", "cd")), TypeError,
+     ["LSTMCell: HS: Tensor data must be real numbers", "str"]),
+    ("a cell's x_t None", lambda t: LSTMCell(3, 4)(None, (np.ones(4), np.ones(4))), TypeError,
+     ["LSTMCell: x_t: Tensor data must be numbers", "NoneType"]),
 ]
 
 

@@ -177,17 +177,18 @@ def _as_tensor(who, what, value, dtype):
 
 def _check_step(cell, x_t, state, names):
     """One step's input (I,) or (B, I), and its state tensors of shape (H,) or (B, H)."""
-    x_t = x_t if isinstance(x_t, Tensor) else Tensor(x_t)
+    who = type(cell).__name__
+    x_t = _as_tensor(who, "x_t", x_t, None)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != cell.input_size:
-        raise ValueError(f"{type(cell).__name__}: x_t must be ({cell.input_size},) or (B, {cell.input_size}); "
+        raise ValueError(f"{who}: x_t must be ({cell.input_size},) or (B, {cell.input_size}); "
                          f"got shape {x_t.shape}")
     if not isinstance(state, (tuple, list)) or len(state) != len(names):
-        raise ValueError(f"{type(cell).__name__}: state must be a tuple ({', '.join(names)}); got {state!r:.60}")
+        raise ValueError(f"{who}: state must be a tuple ({', '.join(names)}); got {state!r:.60}")
     expected = x_t.shape[:-1] + (cell.hidden_size,)
-    state = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in state)
+    state = tuple(_as_tensor(who, name, s, None) for name, s in zip(names, state))
     for name, s in zip(names, state):
         if s.shape != expected:
-            raise ValueError(f"{type(cell).__name__}: {name} must have shape {expected}; got {s.shape}")
+            raise ValueError(f"{who}: {name} must have shape {expected}; got {s.shape}")
     return x_t, state
 
 
@@ -582,8 +583,7 @@ class _Recurrent(Module):
         expected = per_layer if self.num_layers == 1 else (self.num_layers,) + per_layer
         if value is None:
             value = Tensor(np.zeros(expected, dtype=self.dtype))
-        elif not isinstance(value, Tensor):
-            value = Tensor(value, dtype=self.dtype)
+        value = _as_tensor(type(self).__name__, name, value, self.dtype)
         if value.shape != expected:
             raise ValueError(f"{name} must have shape {expected} for this input (hidden_size "
                              f"{self.hidden_size}, {self.num_layers} layer(s)); got {value.shape}")

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from . import versions
+from .checks import quote
 
 DEFAULT_DTYPE = np.dtype(np.float64)
 
@@ -498,12 +499,12 @@ def _check_name(name):
 
 def _float_dtype(dtype):
     try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind != "f":
-        raise TypeError(f"dtype must be a float type such as 'float32' or 'float64'; got {dtype!r}")
-    return dtype
+        parsed = np.dtype(dtype)
+    except (TypeError, ValueError):          # a misspelt name: quote it as given, not as None
+        parsed = None
+    if parsed is None or parsed.kind != "f":
+        raise TypeError(f"dtype must be a float type such as 'float32' or 'float64'; got {quote(dtype)}")
+    return parsed
 
 
 def _lift(value, like):

@@ -522,6 +522,26 @@ BAD_INPUTS = [
      (with_(R0, **{"layer3.W_xh": np.ones((H, H)), "layer3.W_hh": np.ones((H, H)),
                    "layer3.b_h": np.ones(H)}), XS0, Y0), {}, ValueError, "'layer2.W_xh'"),
     ("RNN b_h missing", rnn_gradients, (without(R0, "b_h"), XS0, Y0), {}, ValueError, "missing b_h"),
+    ("a layer beyond what the names can make", lstm_gradients,
+     (with_(P0, **{"layer99999999.W_f": np.ones((H, 2 * H))}), XS0, Y0), {}, ValueError,
+     "params: 'layer99999999.W_f' numbers a layer beyond what the 11 parameters given can make: each LSTM "
+     "layer has its own W_f, W_i, W_c, W_o, and layers are numbered 2, 3, ... with none skipped"),
+    ("a layer just beyond what the names can make", lstm_gradients,
+     (with_(P0, **{"layer3.W_f": np.ones((H, 2 * H))}), XS0, Y0), {}, ValueError,
+     "params: 'layer3.W_f' numbers a layer beyond what the 11 parameters given can make"),
+    ("RNN layer of 5,000 digits", rnn_gradients,
+     (with_(R0, **{"layer" + "9" * 5000 + ".W_hh": np.ones((H, H))}), XS0, Y0), {}, ValueError,
+     "params: 'layer999999999999999999999999999999999999999999999999999999... numbers a layer beyond what"),
+    ("a long list of unexpected names is cut short", rnn_gradients,
+     (with_(R0, **{"x%d" % i: np.ones(1) for i in range(20)}), XS0, Y0), {}, ValueError,
+     "unexpected RNN parameter(s) 'x0', 'x1', 'x10', 'x11', 'x12', 'x13', 'x14', 'x15', ... (20 in all) "
+     "(layer 1"),
+    ("a long list of missing names is cut short", lstm_gradients,
+     ({"layer3.W_f": np.ones((H, 2 * H)), **{"x%d" % i: np.ones(1) for i in range(20)}}, XS0, Y0), {},
+     ValueError,
+     "missing LSTM parameter(s) 'W_f', 'W_i', 'W_c', 'W_o', 'layer2.W_f', 'layer2.W_i', 'layer2.W_c', "
+     "'layer2.W_o', ... (12 in all); received 'layer3.W_f', 'x0', 'x1', 'x10', 'x11', 'x12', 'x13', 'x14', "
+     "... (21 in all)"),
     ("RNN xs wrong width", rnn_gradients, (R0, np.ones((T, 2, I + 1)), np.zeros((T, 2), int)), {},
      ValueError, "xs: expected shape (T, 4) or (T, B, 4)"),
 ]

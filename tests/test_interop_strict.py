@@ -84,6 +84,19 @@ BAD = [
      ["'out.bias'", "real numbers", "bool"]),
     ("RNN weight_ih with LSTM rows", lambda: replaced(valid(RNN), lstm__weight_ih_l0=np.ones((G, I))), ValueError,
      [f"lstm.weight_ih_l0 has shape ({G}, {I}), expected ({H}, {I})", "an RNN"]),
+    # a layer index the dict cannot hold is refused at once, not listed key by key (it hung)
+    ("layer index far beyond the keys", lambda: {**valid(), "lstm.weight_ih_l99999999": np.ones((G, H))},
+     ValueError, ["'lstm.weight_ih_l99999999' numbers a layer beyond what the dict can hold: it has 11 keys",
+                  "each layer has a weight_ih and a weight_hh", "none skipped"]),
+    ("layer index of 5,000 digits", lambda: {**valid(), "lstm.bias_hh_l" + "9" * 5000: np.ones(G)},
+     ValueError, ["'lstm.bias_hh_l99999", "(5016 characters) numbers a layer beyond what the dict can hold"]),
+    ("layer index just beyond the keys",
+     lambda: {**valid(RNN, layers=1), "lstm.weight_hh_l3": np.ones((H, H))}, ValueError,
+     ["'lstm.weight_hh_l3' numbers a layer beyond what the dict can hold: it has 7 keys"]),
+    ("a long list of missing keys is cut short",
+     lambda: {**valid(), **{f"junk{i}": np.ones(1) for i in range(30)}, "lstm.weight_ih_l9": np.ones((G, H))},
+     ValueError, ["missing 'lstm.weight_ih_l2', 'lstm.weight_hh_l2'", "'lstm.bias_hh_l3', … (31 in all);",
+                  "the keys name 10 layers"]),
 ]
 
 
@@ -104,6 +117,14 @@ def test_strict_false_ignores_extra_keys_only():
     assert_clear_error(lambda: from_torch_state_dict(sd), ValueError,
                        ["unexpected 'head.weight', 'lstm.flat_weights', 7"])
     assert_clear_error(lambda: from_torch_state_dict(sd, strict="no"), TypeError, ["strict", "True or False"])
+
+
+def test_a_long_list_of_unexpected_keys_is_cut_short():
+    sd = {**valid(), **{f"junk{i}": np.ones(1) for i in range(30)}}
+    assert_clear_error(lambda: from_torch_state_dict(sd), ValueError,
+                       ["unexpected 'junk0', 'junk1', 'junk2', 'junk3', 'junk4', 'junk5', 'junk6', 'junk7', "
+                        "… (30 in all) (strict=False ignores"])
+    assert from_torch_state_dict(sd, strict=False).num_layers == 2
 
 
 @pytest.mark.parametrize("make, layers, bias", MODELS)

@@ -399,7 +399,7 @@ def _parse_params(params, schema):
 def _structure(S, schema):
     """L, H, I, O, bias and peepholes from the parameters' shapes S (name -> shape),
     checked against the schema."""
-    L = _count_layers(S)
+    L = _count_layers(S, schema)
     weights, biases, peepholes = ([_name(k, base) for k in range(1, L + 1) for base in group]
                                   for group in (schema.weights, schema.biases, schema.peepholes))
     _require(S, weights + [schema.out], schema)
@@ -409,7 +409,7 @@ def _structure(S, schema):
     if unexpected:
         raise ValueError("params: unexpected %s parameter(s) %s (layer 1 is unprefixed, layer "
                          "k >= 2 is 'layer{k}.'; found %d layer(s))"
-                         % (schema.kind, ", ".join(map(repr, unexpected)), L))
+                         % (schema.kind, _few(unexpected), L))
     H, n_in, n_out = _infer_sizes(S, schema)
     for name, shape in _expected_shapes(schema, L, H, n_in, n_out).items():
         if name in S and S[name] != shape:
@@ -418,17 +418,36 @@ def _structure(S, schema):
     return L, H, n_in, n_out, bias, peep
 
 
-def _count_layers(names):
-    """The highest k of any "layer{k}." name, or 1; gaps show up later as missing names."""
-    numbers = [LAYER_PREFIX.match(name) for name in names]
-    return max([int(m.group(1)) for m in numbers if m] + [1])
+def _count_layers(names, schema):
+    """The highest k of any "layer{k}." name, or 1; gaps show up later as missing names. A k
+    calling for more layers than the names given could make (each has weights of its own) is
+    refused first: "layer99999999.W_f" would otherwise have us list 400 million names."""
+    numbered = {name: LAYER_PREFIX.match(name) for name in names}
+    digits = {name: m.group(1) for name, m in numbered.items() if m}
+    if not digits:
+        return 1
+    highest = max(digits, key=lambda name: (len(digits[name]), digits[name]))   # no int() of 5,000 digits
+    per_layer = len(schema.weights)
+    if len(digits[highest]) > 9 or int(digits[highest]) * per_layer + 1 > len(names):
+        raise ValueError("params: %s numbers a layer beyond what the %d parameters given can make: "
+                         "each %s layer has its own %s, and layers are numbered 2, 3, ... with none skipped"
+                         % (_few([highest]), len(names), schema.kind, ", ".join(schema.weights)))
+    return int(digits[highest])
+
+
+def _few(names, limit=8, show=repr):
+    """The names (as `show` writes them) joined by commas; past `limit`, the first few and how
+    many in all, since a message listing thousands of names helps nobody. Long names are cut."""
+    shown = [show(name) for name in names[:limit]]
+    shown = [text if len(text) <= 60 else text[:60] + "..." for text in shown]
+    return ", ".join(shown) + (", ... (%d in all)" % len(names) if len(names) > limit else "")
 
 
 def _require(S, names, schema):
     missing = [name for name in names if name not in S]
     if missing:
         raise ValueError("params: missing %s parameter(s) %s; received %s"
-                         % (schema.kind, ", ".join(map(repr, missing)), sorted(S)))
+                         % (schema.kind, _few(missing), _few(sorted(S))))
 
 
 def _all_or_none(S, names, what, schema):
@@ -436,8 +455,8 @@ def _all_or_none(S, names, what, schema):
     present = [name for name in names if name in S]
     if present and len(present) < len(names):
         missing = [name for name in names if name not in S]
-        raise ValueError("params: %s must be all present or all absent in an %s; have %s, "
-                         "missing %s" % (what, schema.kind, ", ".join(present), ", ".join(missing)))
+        raise ValueError("params: %s must be all present or all absent in an %s; have %s, missing %s"
+                         % (what, schema.kind, _few(present, show=str), _few(missing, show=str)))
     return bool(present)
 
 

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from .checks import flag
+from .checks import flag, listing, quote
 from .nn import LSTM, RNN
 from .state_dict import real_arrays
 
@@ -74,13 +74,13 @@ def _expected_keys(state_dict, strict):
     parsed = {name: m for name, m in parsed.items() if m}
     reverse = sorted(name for name, m in parsed.items() if m.group(3))
     if reverse:
-        raise ValueError(f"from_torch_state_dict: found {_names(reverse)}: bidirectional models "
+        raise ValueError(f"from_torch_state_dict: found {listing(reverse)}: bidirectional models "
                          f"(bidirectional=True) are not supported; ours run in one direction")
     projected = sorted(name for name, m in parsed.items() if m.group(1) == "weight_hr")
     if projected:
-        raise ValueError(f"from_torch_state_dict: found {_names(projected)}: LSTMs with projections "
+        raise ValueError(f"from_torch_state_dict: found {listing(projected)}: LSTMs with projections "
                          f"(proj_size > 0) are not supported")
-    layers = 1 + max((int(m.group(2)) for m in parsed.values()), default=0)
+    layers = _layer_count(parsed, len(state_dict))
     bias = "out.bias" in state_dict or any(m.group(1).startswith("bias") for m in parsed.values())
     expected = []
     for k in range(layers):
@@ -88,10 +88,11 @@ def _expected_keys(state_dict, strict):
         expected += [f"lstm.bias_ih_l{k}", f"lstm.bias_hh_l{k}"] if bias else []
     expected += ["out.weight"] + (["out.bias"] if bias else [])
     missing = [name for name in expected if name not in state_dict]
-    extra = [name for name in state_dict if name not in set(expected)]
+    wanted = set(expected)
+    extra = [name for name in state_dict if name not in wanted]
     problems = []
     if missing:
-        problems.append(f"missing {_names(missing)}")
+        problems.append(f"missing {listing(missing)}")
         if {"lstm.weight_ih_l0", "lstm.weight_hh_l0", "out.weight"} & set(missing):
             problems.append(_MODULE)
         elif layers > 1 and any(name.startswith("lstm.weight") for name in missing):
@@ -99,10 +100,25 @@ def _expected_keys(state_dict, strict):
         if bias and any(".bias" in name for name in missing):
             problems.append("our models have biases everywhere (every layer and `out`) or nowhere")
     if extra and strict:
-        problems.append(f"unexpected {_names(extra)} (strict=False ignores keys this module does not use)")
+        problems.append(f"unexpected {listing(extra)} (strict=False ignores keys this module does not use)")
     if problems:
         raise ValueError("from_torch_state_dict: " + "; ".join(problems))
     return expected
+
+
+def _layer_count(parsed, keys):
+    """1 + the highest layer index l<k> among the layer keys ({name: match}); refused, before
+    any key is listed, if the dict's `keys` are too few for that many layers (each has a
+    weight_ih and a weight_hh): 'lstm.weight_ih_l99999999' would have us list 400 million."""
+    if not parsed:
+        return 1
+    digits = {name: m.group(2).lstrip("0") or "0" for name, m in parsed.items()}
+    name = max(digits, key=lambda name: (len(digits[name]), digits[name]))   # no int() of 5,000 digits
+    if len(digits[name]) > 9 or 2 * (int(digits[name]) + 1) > keys:
+        raise ValueError(f"from_torch_state_dict: {quote(name)} numbers a layer beyond what the dict can "
+                         f"hold: it has {keys:,} keys, and each layer has a weight_ih and a weight_hh of its "
+                         f"own (torch numbers the layers l0, l1, … with none skipped)")
+    return int(digits[name]) + 1
 
 
 def _check_shapes(sd, expected):
@@ -131,10 +147,6 @@ def _check_shapes(sd, expected):
         raise ValueError("from_torch_state_dict: " + "; ".join(wrong)
                          + f" (lstm.weight_hh_l0 {w_hh.shape} makes this {what} with hidden size {H}, "
                            f"lstm.weight_ih_l0 input size {I}, out.weight output size {O})")
-
-
-def _names(names):
-    return ", ".join(repr(name) for name in names)
 
 
 def _from_numpy(sd, dtype):

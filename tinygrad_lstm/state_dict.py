@@ -13,6 +13,7 @@ from typing import List, NamedTuple
 
 import numpy as np
 
+from .checks import listing
 from .tensor import Tensor
 
 
@@ -85,16 +86,12 @@ def check_state(parameters, state, where, strict=True):
                             [key for key in state if key not in parameters])
     problems = []
     if strict and keys.missing_keys:
-        problems.append(ValueError(f"missing {_names(keys.missing_keys)}"))
+        problems.append(ValueError(f"missing {listing(keys.missing_keys)}"))
     if strict and keys.unexpected_keys:
-        problems.append(ValueError(f"unexpected {_names(keys.unexpected_keys)}"))
+        problems.append(ValueError(f"unexpected {listing(keys.unexpected_keys)}"))
     if problems:
         problems[-1] = ValueError(f"{problems[-1]} (load_state_dict(state, strict=False) loads the keys "
                                   f"that match and returns the others)")
     arrays = real_arrays({name: state[name] for name in parameters if name in state}, where, parameters,
                          problems)
     return arrays, keys
-
-
-def _names(keys):
-    return ", ".join(repr(key) for key in keys)

@@ -140,6 +140,31 @@ def test_tensor_targets_and_masks_are_taken_as_the_model_takes_them(make):
         compare(model, xs, Tensor(ys[:, 0]), h0, c0)
 
 
+ENGINE_REFUSES = [   # (what, targets and mask from the class indices ys, the argument bptt names)
+    ("a placeholder -1 at a masked-out step", lambda ys: (np.where(MASK, ys, -1), MASK), "targets"),
+    ("a class index too large at a masked-out step", lambda ys: (np.where(MASK, ys, 3), MASK), "targets"),
+    ("a fractional class index", lambda ys: (ys + 0.5, None), "targets"),
+    ("bool class indices", lambda ys: (ys > 0, None), "targets"),
+    ("a mask of 0/1 floats", lambda ys: (ys, MASK.astype(float)), "mask"),
+    ("negative one-hot rows", lambda ys: (-np.eye(3)[ys], None), "targets"),
+    ("NaN one-hot rows", lambda ys: (np.full(ys.shape + (3,), np.nan), None), "targets"),
+]
+
+
+@pytest.mark.parametrize("make", [LSTM, RNN])
+@pytest.mark.parametrize("what, spoil, argument", ENGINE_REFUSES, ids=[e[0] for e in ENGINE_REFUSES])
+def test_what_the_engine_refuses_the_witness_refuses(make, what, spoil, argument):
+    """Else the two would check different things: bptt took these, the engine never did."""
+    model = randomize(make(3, 4, 3, seed=0))
+    xs, ys, _, _ = data(model, T=4, B=2)
+    targets, mask = spoil(ys)
+    with pytest.raises((TypeError, ValueError)):
+        model.loss(xs, targets, mask=mask)
+    gradients = bptt.lstm_gradients if make is LSTM else bptt.rnn_gradients
+    with pytest.raises(ValueError, match=f"^{argument}: "):
+        gradients({n: p.data for n, p in model.named_parameters()}, xs, targets, mask=mask)
+
+
 def test_finite_differences_can_sample_large_gradients():
     model = LSTM(3, 8, 3, seed=0)
     xs, ys, _, _ = data(model, T=3)

@@ -520,38 +520,47 @@ def _sequence(xs, n_in):
 
 
 def _targets(targets, mask, T, B, n_out, batched):
-    """The targets as one-hot rows Y (T, B, O) and the mask M (T, B), both float64."""
+    """The targets as one-hot rows Y (T, B, O) and the mask M (T, B), both float64. What the
+    engine refuses is refused here too, at every step, whether the mask counts it or not."""
     M = _mask(mask, T, B, batched)
     raw = _numeric("targets", targets)
     lead = (T, B) if batched else (T,)
     if raw.shape == lead:
-        counted = None if mask is None else M.reshape(lead) > 0
-        return _one_hot(raw, counted, n_out).reshape(T, B, n_out), M
+        return _one_hot(raw, n_out).reshape(T, B, n_out), M
     if raw.shape == lead + (n_out,):
-        return raw.astype(np.float64, copy=False).reshape(T, B, n_out), M
+        return _distributions(raw).reshape(T, B, n_out), M
     raise ValueError("targets: expected class indices of shape %s or one-hot rows of shape %s "
                      "(T = %d from xs, O = %d from the parameters); received shape %s"
                      % (lead, lead + (n_out,), T, n_out, raw.shape))
 
 
-def _one_hot(indices, counted, n_out):
-    """Rows of the identity. Only the steps that count (all if counted is None) are checked
-    and used: a masked-out step may hold any placeholder (e.g. −1)."""
-    used = indices if counted is None else indices[counted]
-    if indices.dtype.kind == "b" or (indices.dtype.kind == "f" and not np.all(used == np.round(used))):
+def _one_hot(indices, n_out):
+    """Rows of the identity, for integer class indices in [0, O)."""
+    if indices.dtype.kind == "b" or (indices.dtype.kind == "f" and not np.all(indices == np.round(indices))):
         raise ValueError("targets: class indices must be integers; received dtype %s"
                          % indices.dtype)
-    bad = used[(used < 0) | (used >= n_out)]
+    bad = indices[(indices < 0) | (indices >= n_out)]
     if bad.size:
-        raise ValueError("targets: class index %s out of range [0, %d) (O = %d from the "
-                         "parameters)" % (bad.flat[0], n_out, n_out))
-    if counted is not None:
-        indices = np.where(counted, indices, 0)
+        raise ValueError("targets: class index %s out of range [0, %d) (O = %d from the parameters; "
+                         "a step the mask leaves out needs a valid index too)" % (bad.flat[0], n_out, n_out))
     return np.eye(n_out)[indices.astype(np.intp)]
 
 
+def _distributions(rows):
+    """One-hot (or probability) rows as float64: finite and non-negative, or the loss they
+    give (−Σ y log ŷ) is no cross-entropy (a negative row makes it negative)."""
+    rows = rows.astype(np.float64)
+    bad = rows[~np.isfinite(rows) | (rows < 0)]
+    if bad.size:
+        raise ValueError("targets: one-hot (or probability) rows must be finite and non-negative; "
+                         "received %s" % bad.flat[0])
+    return rows
+
+
 def _mask(mask, T, B, batched):
-    """None -> every step counts. Booleans (or 0/1) of shape (T,) or, batched, (T, B)."""
+    """None -> every step counts. Booleans (or 0/1 integers) of shape (T,) or, batched,
+    (T, B). Floats are refused, as the engine refuses them: 0.5 is no answer to "does this
+    step have a loss?"."""
     if mask is None:
         return np.ones((T, B))
     raw = _numeric("mask", mask)
@@ -559,6 +568,9 @@ def _mask(mask, T, B, batched):
     if raw.shape not in shapes:
         raise ValueError("mask: expected shape %s (T = %d from xs); received shape %s"
                          % (" or ".join(map(str, shapes)), T, raw.shape))
+    if raw.dtype.kind not in "biu":
+        raise ValueError("mask: expected booleans (or 0/1 integers), True where a step has a loss; "
+                         "received dtype %s" % raw.dtype)
     if not np.isin(raw, (0, 1)).all():
         raise ValueError("mask: expected booleans (or 0/1); received values %s"
                          % np.unique(raw)[:5])

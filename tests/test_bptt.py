@@ -336,18 +336,31 @@ def test_batched_is_the_mean_of_the_sequences():
                                    rtol=1e-12, atol=1e-14)
 
 
-def test_masked_out_steps_may_hold_placeholder_targets_and_have_no_loss():
+def test_masked_out_steps_have_no_loss_whatever_their_target():
     rng = np.random.default_rng(32)
     params = lstm_params(rng)
     xs = rng.normal(size=(T, I))
     mask = np.arange(T) == T - 1
-    targets = np.where(mask, 2, -1)                 # −1: "no target here"
+    targets = np.where(mask, 2, np.arange(T) % O)   # other classes where the mask says no loss
     only_last = lstm_gradients(params, xs, targets, mask=mask)
     real = lstm_gradients(params, xs, np.full(T, 2), mask=mask)
     for key in real:
         np.testing.assert_array_equal(only_last[key], real[key])
     full = lstm_gradients(params, xs, np.full(T, 2))
     assert 0 < only_last["loss"] < full["loss"]
+
+
+def test_a_mask_of_shape_T_counts_for_every_sequence_of_a_batch():
+    """The README's mask is (T,) or (T, B): a (T,) mask (bool or 0/1 integers) stands for
+    the same steps of every sequence."""
+    rng = np.random.default_rng(34)
+    params, xs, targets = rnn_params(rng), rng.normal(size=(T, 3, I)), rng.integers(0, O, (T, 3))
+    steps = np.arange(T) % 2 == 0
+    expected = rnn_gradients(params, xs, targets, mask=np.repeat(steps[:, None], 3, axis=1))
+    for mask in (steps, steps.astype(np.int8)):
+        got = rnn_gradients(params, xs, targets, mask=mask)
+        for key in expected:
+            np.testing.assert_array_equal(got[key], expected[key])
 
 
 def test_one_hot_rows_equal_class_indices():
@@ -514,6 +527,29 @@ BAD_INPUTS = [
      "mask: expected shape (5,)"),
     ("mask not boolean", lstm_gradients, (P0, XS0, Y0), dict(mask=np.full(T, 0.5)), ValueError,
      "mask: expected booleans"),
+    ("mask of 0/1 floats", lstm_gradients, (P0, XS0, Y0), dict(mask=np.ones(T)), ValueError,
+     "mask: expected booleans (or 0/1 integers), True where a step has a loss; received dtype float64"),
+    ("batched mask of 0/1 floats", rnn_gradients, (R0, np.ones((T, 2, I)), np.zeros((T, 2), int)),
+     dict(mask=np.ones((T, 2), np.float32)), ValueError, "mask: expected booleans (or 0/1 integers)"),
+    ("mask of 0/1/2 integers", lstm_gradients, (P0, XS0, Y0), dict(mask=np.arange(T) % 3), ValueError,
+     "mask: expected booleans (or 0/1); received values [0 1 2]"),
+    ("placeholder -1 at a masked-out step", lstm_gradients, (P0, XS0, np.where(np.arange(T) < T - 1, -1, 2)),
+     dict(mask=np.arange(T) == T - 1), ValueError,
+     "targets: class index -1 out of range [0, 5) (O = 5 from the parameters; a step the mask leaves out "
+     "needs a valid index too)"),
+    ("class index too large at a masked-out step", rnn_gradients, (R0, XS0, np.full(T, O)),
+     dict(mask=np.zeros(T, bool)), ValueError, "class index 5 out of range [0, 5)"),
+    ("fractional index at a masked-out step", lstm_gradients, (P0, XS0, np.r_[0.5, np.zeros(T - 1)]),
+     dict(mask=np.arange(T) > 0), ValueError,
+     "targets: class indices must be integers; received dtype float64"),
+    ("NaN class index", lstm_gradients, (P0, XS0, np.full(T, np.nan)), {}, ValueError,
+     "class indices must be integers"),
+    ("negative one-hot rows", lstm_gradients, (P0, XS0, -np.eye(O)[Y0]), {}, ValueError,
+     "targets: one-hot (or probability) rows must be finite and non-negative; received -1.0"),
+    ("NaN one-hot rows", rnn_gradients, (R0, XS0, np.full((T, O), np.nan)), {}, ValueError,
+     "rows must be finite and non-negative; received nan"),
+    ("infinite probability rows", lstm_gradients, (P0, np.ones((T, 2, I)), np.full((T, 2, O), np.inf)), {},
+     ValueError, "rows must be finite and non-negative; received inf"),
     ("RNN params given LSTM ones", rnn_gradients, (P0, XS0, Y0), {}, ValueError,
      "missing RNN parameter(s) 'W_xh', 'W_hh', 'W_hy'"),
     ("RNN W_hh wrong shape", rnn_gradients, (with_(R0, W_hh=np.ones((H, H + 1))), XS0, Y0), {},
@@ -522,6 +558,26 @@ BAD_INPUTS = [
      (with_(R0, **{"layer3.W_xh": np.ones((H, H)), "layer3.W_hh": np.ones((H, H)),
                    "layer3.b_h": np.ones(H)}), XS0, Y0), {}, ValueError, "'layer2.W_xh'"),
     ("RNN b_h missing", rnn_gradients, (without(R0, "b_h"), XS0, Y0), {}, ValueError, "missing b_h"),
+    ("a layer beyond what the names can make", lstm_gradients,
+     (with_(P0, **{"layer99999999.W_f": np.ones((H, 2 * H))}), XS0, Y0), {}, ValueError,
+     "params: 'layer99999999.W_f' numbers a layer beyond what the 11 parameters given can make: each LSTM "
+     "layer has its own W_f, W_i, W_c, W_o, and layers are numbered 2, 3, ... with none skipped"),
+    ("a layer just beyond what the names can make", lstm_gradients,
+     (with_(P0, **{"layer3.W_f": np.ones((H, 2 * H))}), XS0, Y0), {}, ValueError,
+     "params: 'layer3.W_f' numbers a layer beyond what the 11 parameters given can make"),
+    ("RNN layer of 5,000 digits", rnn_gradients,
+     (with_(R0, **{"layer" + "9" * 5000 + ".W_hh": np.ones((H, H))}), XS0, Y0), {}, ValueError,
+     "params: 'layer999999999999999999999999999999999999999999999999999999... numbers a layer beyond what"),
+    ("a long list of unexpected names is cut short", rnn_gradients,
+     (with_(R0, **{"x%d" % i: np.ones(1) for i in range(20)}), XS0, Y0), {}, ValueError,
+     "unexpected RNN parameter(s) 'x0', 'x1', 'x10', 'x11', 'x12', 'x13', 'x14', 'x15', ... (20 in all) "
+     "(layer 1"),
+    ("a long list of missing names is cut short", lstm_gradients,
+     ({"layer3.W_f": np.ones((H, 2 * H)), **{"x%d" % i: np.ones(1) for i in range(20)}}, XS0, Y0), {},
+     ValueError,
+     "missing LSTM parameter(s) 'W_f', 'W_i', 'W_c', 'W_o', 'layer2.W_f', 'layer2.W_i', 'layer2.W_c', "
+     "'layer2.W_o', ... (12 in all); received 'layer3.W_f', 'x0', 'x1', 'x10', 'x11', 'x12', 'x13', 'x14', "
+     "... (21 in all)"),
     ("RNN xs wrong width", rnn_gradients, (R0, np.ones((T, 2, I + 1)), np.zeros((T, 2), int)), {},
      ValueError, "xs: expected shape (T, 4) or (T, B, 4)"),
 ]

@@ -34,6 +34,16 @@ def test_an_absolute_path_with_a_trailing_slash_is_a_folder_too(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("slashes", ["/", "//", "/./"])
+def test_load_refuses_a_trailing_slash_as_save_does(tmp_path, slashes):
+    from tinygrad_lstm.nn import LSTM
+    path = LSTM(3, 4, 2).save(tmp_path / "w.npz")
+    for call in (LSTM(3, 4, 2).save, LSTM.load):
+        with pytest.raises(IsADirectoryError, match=r"so it names a folder; give a file name"):
+            call(f"{path}{slashes}")
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
+
+
 def test_a_symbolic_link_stays_a_link_and_its_target_gets_the_content(tmp_path):
     real = tmp_path / "real"
     real.mkdir()

@@ -2,10 +2,11 @@
 import threading
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_lstm import Tensor, is_grad_enabled, no_grad, scope
+from tinygrad_lstm import Tensor, detect_anomaly, is_grad_enabled, no_grad, scope
 
 
 def current_scope():
@@ -58,6 +59,22 @@ def test_no_grad_and_scope_restore_after_an_exception_inside_a_nested_reuse():
             raise KeyError
     except KeyError:
         pass
+    assert state() == (True, None)
+
+
+@pytest.mark.parametrize("make", [no_grad, lambda: scope("t=1"), detect_anomaly],
+                         ids=["no_grad", "scope", "detect_anomaly"])
+def test_an_exit_without_an_enter_says_so_and_changes_nothing(make):
+    manager = make()
+    message = (f"{type(manager).__name__} was exited without being entered "
+               r"\(in this thread\); use it in a `with` statement")
+    with pytest.raises(RuntimeError, match=message):                 # never entered
+        manager.__exit__(None, None, None)
+    with manager:
+        with pytest.raises(RuntimeError, match=message):             # entered in another thread
+            run_in_thread(lambda: manager.__exit__(None, None, None))
+    with pytest.raises(RuntimeError, match=message):                 # one exit too many
+        manager.__exit__(None, None, None)
     assert state() == (True, None)
 
 

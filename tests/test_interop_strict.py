@@ -39,6 +39,32 @@ def three_layers_without_l1():
 
 G = 4 * H     # an LSTM's stacked gate rows
 
+
+class TorchLike:
+    """Has .detach() and .cpu(), as a torch tensor does, and .numpy() if one is given."""
+
+    def __init__(self, numpy=None):
+        if numpy is not None:
+            self.numpy = numpy
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+
+def boom():
+    raise ValueError("boom")
+
+
+def huge_but_consistent(hidden):
+    """An LSTM's state dict of hidden size `hidden`, every shape right, in broadcast views."""
+    shapes = {"lstm.weight_ih_l0": (4 * hidden, I), "lstm.weight_hh_l0": (4 * hidden, hidden),
+              "out.weight": (O, hidden)}
+    return {name: np.broadcast_to(1.0, shape) for name, shape in shapes.items()}
+
+
 BAD = [
     ("missing key", lambda: without(valid(), "lstm.weight_hh_l1"), ValueError,
      ["from_torch_state_dict:", "missing 'lstm.weight_hh_l1'", "2 layers"]),
@@ -84,6 +110,37 @@ BAD = [
      ["'out.bias'", "real numbers", "bool"]),
     ("RNN weight_ih with LSTM rows", lambda: replaced(valid(RNN), lstm__weight_ih_l0=np.ones((G, I))), ValueError,
      [f"lstm.weight_ih_l0 has shape ({G}, {I}), expected ({H}, {I})", "an RNN"]),
+    # shapes are checked before anything is copied: a broadcast view of a few bytes stood for 298 GiB
+    ("a huge broadcast view",
+     lambda: replaced(valid(), lstm__weight_ih_l1=np.broadcast_to(1.0, (4 * 10**5, 10**5))), ValueError,
+     [f"lstm.weight_ih_l1 has shape (400000, 100000), expected ({G}, {H})", f"hidden size {H}"]),
+    ("a huge broadcast bias",
+     lambda: replaced(valid(RNN), lstm__bias_hh_l0=np.broadcast_to(1.0, (10**6, 10**6))), ValueError,
+     [f"lstm.bias_hh_l0 has shape (1000000, 1000000), expected ({H},)", "an RNN"]),
+    ("sizes that make a model too large to copy", lambda: huge_but_consistent(10**6), MemoryError,
+     ["a float64 copy of the state dict's 4,000,017,000,000 values needs 32,000,136,000,000 bytes",
+      "bytes available"]),
+    ("a torch-like value whose .numpy() fails",
+     lambda: replaced(valid(), out__bias=TorchLike(boom)), TypeError,
+     ["'out.bias' cannot be read as a numpy array (ValueError: boom)"]),
+    ("a torch-like value without .numpy()", lambda: replaced(valid(), out__weight=TorchLike()), TypeError,
+     ["'out.weight' cannot be read as a numpy array (AttributeError:", "numpy"]),
+    ("a torch-like value that gives a list",
+     lambda: replaced(valid(), out__bias=TorchLike(lambda: [0.0] * O)), TypeError,
+     ["'out.bias' must be a numpy array or a tensor; got list"]),
+    # a layer index the dict cannot hold is refused at once, not listed key by key (it hung)
+    ("layer index far beyond the keys", lambda: {**valid(), "lstm.weight_ih_l99999999": np.ones((G, H))},
+     ValueError, ["'lstm.weight_ih_l99999999' numbers a layer beyond what the dict can hold: it has 11 keys",
+                  "each layer has a weight_ih and a weight_hh", "none skipped"]),
+    ("layer index of 5,000 digits", lambda: {**valid(), "lstm.bias_hh_l" + "9" * 5000: np.ones(G)},
+     ValueError, ["'lstm.bias_hh_l99999", "(5016 characters) numbers a layer beyond what the dict can hold"]),
+    ("layer index just beyond the keys",
+     lambda: {**valid(RNN, layers=1), "lstm.weight_hh_l3": np.ones((H, H))}, ValueError,
+     ["'lstm.weight_hh_l3' numbers a layer beyond what the dict can hold: it has 7 keys"]),
+    ("a long list of missing keys is cut short",
+     lambda: {**valid(), **{f"junk{i}": np.ones(1) for i in range(30)}, "lstm.weight_ih_l9": np.ones((G, H))},
+     ValueError, ["missing 'lstm.weight_ih_l2', 'lstm.weight_hh_l2'", "'lstm.bias_hh_l3', … (31 in all);",
+                  "the keys name 10 layers"]),
 ]
 
 
@@ -104,6 +161,28 @@ def test_strict_false_ignores_extra_keys_only():
     assert_clear_error(lambda: from_torch_state_dict(sd), ValueError,
                        ["unexpected 'head.weight', 'lstm.flat_weights', 7"])
     assert_clear_error(lambda: from_torch_state_dict(sd, strict="no"), TypeError, ["strict", "True or False"])
+
+
+def test_a_long_list_of_unexpected_keys_is_cut_short():
+    sd = {**valid(), **{f"junk{i}": np.ones(1) for i in range(30)}}
+    assert_clear_error(lambda: from_torch_state_dict(sd), ValueError,
+                       ["unexpected 'junk0', 'junk1', 'junk2', 'junk3', 'junk4', 'junk5', 'junk6', 'junk7', "
+                        "… (30 in all) (strict=False ignores"])
+    assert from_torch_state_dict(sd, strict=False).num_layers == 2
+
+
+@pytest.mark.parametrize("make, options, name, data, expected", [
+    (LSTM, {}, "W_f", np.ones((H, H + I + 1)), f"W_f has shape ({H}, {H + I + 1}), expected ({H}, {H + I})"),
+    (LSTM, {"num_layers": 2}, "layer2.b_o", np.ones(H + 1),
+     f"layer2.b_o has shape ({H + 1},), expected ({H},)"),
+    (RNN, {}, "W_hh", np.ones((H, H + 1)), f"W_hh has shape ({H}, {H + 1}), expected ({H}, {H})"),
+    (RNN, {}, "b_y", np.ones(()), f"b_y has shape (), expected ({O},)"),
+])
+def test_to_torch_state_dict_names_a_misshapen_parameter(make, options, name, data, expected):
+    model = make(I, H, O, seed=0, **options)
+    dict(model.named_parameters())[name].data = data          # .data takes any shape
+    assert_clear_error(lambda: to_torch_state_dict(model), ValueError,
+                       [f"to_torch_state_dict: {expected} for this model's sizes", ".data replaced"])
 
 
 @pytest.mark.parametrize("make, layers, bias", MODELS)

@@ -204,7 +204,57 @@ SWEEP = [
         [_with_grad(np.full(3, 100))], 1.0), TypeError, ["float numpy array", "int64"]),
     ("integer gradients to SGD", lambda t: __import__("tinygrad_lstm.optim", fromlist=["x"]).SGD(
         [_with_grad(np.full(3, 100))], 0.1).step(), TypeError, ["not a float numpy array"]),
+    ("save a misshapen matrix", lambda t: _save_misshapen(t, LSTM(3, 4, 2), W_f=np.ones((4, 9))), ValueError,
+     ["LSTM.save: W_f has shape (4, 9), expected (4, 7) for this model's sizes", ".data replaced"]),
+    ("save a misshapen layer-2 bias",
+     lambda t: _save_misshapen(t, LSTM(3, 4, 2, num_layers=2),
+                               **{"layer2.b_f": np.ones(5), "b_y": np.ones(1)}),
+     ValueError, ["LSTM.save: layer2.b_f has shape (5,), expected (4,); b_y has shape (1,), expected (2,)"]),
+    ("save an RNN's transposed output", lambda t: _save_misshapen(t, RNN(3, 4, 2), W_hy=np.ones((4, 2))),
+     ValueError, ["RNN.save: W_hy has shape (4, 2), expected (2, 4)"]),
+    ("save a scalar for a peephole",
+     lambda t: _save_misshapen(t, LSTM(3, 4, 2, peephole=True), p_o=np.ones(())), ValueError,
+     ["LSTM.save: p_o has shape (), expected (4,)"]),
+    ("load a name ending in a slash", lambda t: LSTM.load(f"{LSTM(3, 4, 2).save(t / 'w.npz')}/"),
+     IsADirectoryError, ["LSTM.load: ", "w.npz/' ends in '/', so it names a folder; give a file name"]),
+    ("load an empty name", lambda t: RNN.load(""), ValueError,
+     ["RNN.load: the path must be a non-empty file name"]),
+    ("load a number", lambda t: LSTM.load(5), TypeError,
+     ["LSTM.load: the path must be a file name", "got 5"]),
+    ("a misspelt dtype", lambda t: Tensor([1.0], dtype="flot32"), TypeError,
+     ["dtype must be a float type such as 'float32' or 'float64'; got 'flot32'"]),
+    ("a model's misspelt dtype", lambda t: LSTM(3, 4, 2, dtype="foo"), TypeError,
+     ["dtype must be a float", "got 'foo'"]),
+    ("an integer dtype", lambda t: RNN(3, 4, 2, dtype="int32"), TypeError,
+     ["dtype must be a float", "got 'int32'"]),
+    ("a dtype that is a list", lambda t: Tensor([1.0], dtype=[1]), TypeError,
+     ["dtype must be a float", "got [1]"]),
+    ("h0 a string", lambda t: lstm.loss(np.ones((2, 3)), [0, 1], h0="zeros"), TypeError,
+     ["LSTM: h0: Tensor data must be real numbers", "str"]),
+    ("c0 a list of None", lambda t: lstm(np.ones((2, 3)), c0=[None] * 4), TypeError,
+     ["LSTM: c0: Tensor data", "None"]),
+    ("compiled h0 a string", lambda t: lstm.compile().loss_and_grad(np.ones((2, 3)), [0, 1], h0="zeros"),
+     TypeError, ["LSTM: h0: Tensor data must be real numbers", "str"]),
+    ("xs None", lambda t: lstm.loss(None, [0, 1]), TypeError,
+     ["LSTM: xs: Tensor data must be numbers", "NoneType"]),
+    ("compiled xs None", lambda t: lstm.compile().loss_and_grad(None, [0, 1]), TypeError,
+     ["LSTM: xs: Tensor data must be numbers", "NoneType"]),
+    ("a cell's state strings", lambda t: LSTMCell(3, 4)(np.ones(3), ("ab", "cd")), TypeError,
+     ["LSTMCell: HS: Tensor data must be real numbers", "str"]),
+    ("a cell's x_t None", lambda t: LSTMCell(3, 4)(None, (np.ones(4), np.ones(4))), TypeError,
+     ["LSTMCell: x_t: Tensor data must be numbers", "NoneType"]),
 ]
+
+
+def _save_misshapen(folder, model, **data):
+    """Save `model` after replacing some parameters' .data: refused, and nothing written."""
+    parameters = dict(model.named_parameters())
+    for name, value in data.items():
+        parameters[name].data = value
+    try:
+        model.save(folder / "w.npz")
+    finally:
+        assert list(folder.iterdir()) == []
 
 
 def _assign_half():

@@ -197,6 +197,11 @@ BAD = [
      ["'W_y' has shape (4, 2), expected (2, 4)"]),
     ("an RNN's state", lambda m: m.load_state_dict(RNN(3, 4, 2).state_dict()), ValueError,
      ["missing 'W_f', 'W_i', 'W_c', 'W_o', 'b_f'", "unexpected 'W_xh', 'W_hh', 'b_h', 'W_hy'"]),
+    ("many unexpected keys",
+     lambda m: m.load_state_dict({**m.state_dict(), **{f"x{i}": 0 for i in range(500)}}), ValueError,
+     ["unexpected 'x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', … (500 in all) (load_state_dict("]),
+    ("many missing keys", lambda m: m.load_state_dict({}), ValueError,
+     ["missing 'W_f', 'W_i', 'W_c', 'W_o', 'b_f', 'b_i', 'b_c', 'b_o', … (10 in all) (load_state_dict("]),
 ]
 
 

@@ -81,6 +81,29 @@ def test_truncated_bptt_is_exactly_the_gradient_of_the_cut_graph():
     assert np.all(np.abs(xs.grad[:6]).sum(axis=(1, 2)) > 0)
 
 
+class Unmasked(Recall):
+    """Recall with every step carrying a loss: its batches' mask is None (which data.Batch
+    allows) or, with `spelt_out`, all True."""
+
+    def __init__(self, spelt_out):
+        super().__init__(delay=3)
+        self.spelt_out = spelt_out
+
+    def _batch(self, size, rng):
+        batch = super()._batch(size, rng)
+        batch.mask = np.ones(batch.targets.shape, dtype=bool) if self.spelt_out else None
+        return batch
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_mask_of_none_means_every_step_counts(compiled):
+    results = [train(LSTM(6, 4, 4, seed=0), Unmasked(spelt_out), steps=3, batch_size=2, compiled=compiled)
+               for spelt_out in (False, True)]
+    assert results[0].losses == results[1].losses and results[0].accuracy == results[1].accuracy
+    batch = Unmasked(False).batch(2, np.random.default_rng(0))
+    assert backprop(LSTM(6, 4, 4), batch, window=2)[2] == batch.targets.size
+
+
 def test_a_short_deterministic_run_lowers_the_loss_tenfold():
     task = PartOfSpeech()
     results = [train(LSTM(task.input_size, 16, task.output_size, seed=1), task, steps=150, seed=1)
@@ -179,6 +202,22 @@ def test_interop_refusals():
     (lambda: Recall(delay=-1), ValueError, ["delay", "≥ 0", "-1"]),
     (lambda: train(LSTM(6, 4, 4), Recall(), optimizer="rmsprop"), ValueError,
      ["unknown optimizer 'rmsprop'", "sgd, adam"]),
+    (lambda: train(LSTM(6, 4, 4), Recall(), optimizer=["sgd"]), ValueError,
+     ["train: unknown optimizer ['sgd']; the optimizers are sgd, adam"]),
+    (lambda: train(LSTM(6, 4, 4), Recall(), optimizer=None), ValueError, ["train: unknown optimizer None"]),
+    (lambda: train(LSTM(6, 4, 4), Recall(), optimizer="SGD"), ValueError, ["train: unknown optimizer 'SGD'"]),
+    (lambda: train(LSTM(6, 4, 4), Recall(), progress=5), TypeError,
+     ["train: progress must be a callable(step, loss, accuracy) or None; got 5"]),
+    (lambda: train(LSTM(6, 4, 4), Recall(), progress="bar"), TypeError,
+     ["progress must be a callable", "'bar'"]),
+    (lambda: backprop(LSTM(6, 4, 4), _recall_batch(), window=0), ValueError,
+     ["backprop: window must be a positive integer (or None); got 0"]),
+    (lambda: backprop(LSTM(6, 4, 4), _recall_batch(), window=-1), ValueError, ["window must be", "got -1"]),
+    (lambda: backprop(LSTM(6, 4, 4), _recall_batch(), window=1.5), ValueError, ["window must be", "got 1.5"]),
+    (lambda: backprop(LSTM(6, 4, 4), _recall_batch(), window=True), ValueError,
+     ["window must be", "got True"]),
+    (lambda: backprop(LSTM(6, 4, 4), _recall_batch(), compiled=True), TypeError,
+     ["backprop: compiled must be what model.compile() returns, or None; got True"]),
     (lambda: train(LSTM(6, 4, 4), Recall(), lr=0), ValueError, ["lr", "positive", "0"]),
     (lambda: train(LSTM(6, 4, 4), Recall(), lr=-0.5), ValueError, ["lr", "-0.5"]),
     (lambda: train(LSTM(5, 4, 4), Recall()), ValueError, ["input size 6", "the model has 5"]),
@@ -187,3 +226,7 @@ def test_interop_refusals():
 ])
 def test_bad_training_settings(call, exc, pieces):
     assert_clear_error(call, exc, pieces)
+
+
+def _recall_batch():
+    return Recall(delay=2).batch(2, np.random.default_rng(0))

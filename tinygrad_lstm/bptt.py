@@ -399,7 +399,7 @@ def _parse_params(params, schema):
 def _structure(S, schema):
     """L, H, I, O, bias and peepholes from the parameters' shapes S (name -> shape),
     checked against the schema."""
-    L = _count_layers(S)
+    L = _count_layers(S, schema)
     weights, biases, peepholes = ([_name(k, base) for k in range(1, L + 1) for base in group]
                                   for group in (schema.weights, schema.biases, schema.peepholes))
     _require(S, weights + [schema.out], schema)
@@ -409,7 +409,7 @@ def _structure(S, schema):
     if unexpected:
         raise ValueError("params: unexpected %s parameter(s) %s (layer 1 is unprefixed, layer "
                          "k >= 2 is 'layer{k}.'; found %d layer(s))"
-                         % (schema.kind, ", ".join(map(repr, unexpected)), L))
+                         % (schema.kind, _few(unexpected), L))
     H, n_in, n_out = _infer_sizes(S, schema)
     for name, shape in _expected_shapes(schema, L, H, n_in, n_out).items():
         if name in S and S[name] != shape:
@@ -418,17 +418,36 @@ def _structure(S, schema):
     return L, H, n_in, n_out, bias, peep
 
 
-def _count_layers(names):
-    """The highest k of any "layer{k}." name, or 1; gaps show up later as missing names."""
-    numbers = [LAYER_PREFIX.match(name) for name in names]
-    return max([int(m.group(1)) for m in numbers if m] + [1])
+def _count_layers(names, schema):
+    """The highest k of any "layer{k}." name, or 1; gaps show up later as missing names. A k
+    calling for more layers than the names given could make (each has weights of its own) is
+    refused first: "layer99999999.W_f" would otherwise have us list 400 million names."""
+    numbered = {name: LAYER_PREFIX.match(name) for name in names}
+    digits = {name: m.group(1) for name, m in numbered.items() if m}
+    if not digits:
+        return 1
+    highest = max(digits, key=lambda name: (len(digits[name]), digits[name]))   # no int() of 5,000 digits
+    per_layer = len(schema.weights)
+    if len(digits[highest]) > 9 or int(digits[highest]) * per_layer + 1 > len(names):
+        raise ValueError("params: %s numbers a layer beyond what the %d parameters given can make: "
+                         "each %s layer has its own %s, and layers are numbered 2, 3, ... with none skipped"
+                         % (_few([highest]), len(names), schema.kind, ", ".join(schema.weights)))
+    return int(digits[highest])
+
+
+def _few(names, limit=8, show=repr):
+    """The names (as `show` writes them) joined by commas; past `limit`, the first few and how
+    many in all, since a message listing thousands of names helps nobody. Long names are cut."""
+    shown = [show(name) for name in names[:limit]]
+    shown = [text if len(text) <= 60 else text[:60] + "..." for text in shown]
+    return ", ".join(shown) + (", ... (%d in all)" % len(names) if len(names) > limit else "")
 
 
 def _require(S, names, schema):
     missing = [name for name in names if name not in S]
     if missing:
         raise ValueError("params: missing %s parameter(s) %s; received %s"
-                         % (schema.kind, ", ".join(map(repr, missing)), sorted(S)))
+                         % (schema.kind, _few(missing), _few(sorted(S))))
 
 
 def _all_or_none(S, names, what, schema):
@@ -436,8 +455,8 @@ def _all_or_none(S, names, what, schema):
     present = [name for name in names if name in S]
     if present and len(present) < len(names):
         missing = [name for name in names if name not in S]
-        raise ValueError("params: %s must be all present or all absent in an %s; have %s, "
-                         "missing %s" % (what, schema.kind, ", ".join(present), ", ".join(missing)))
+        raise ValueError("params: %s must be all present or all absent in an %s; have %s, missing %s"
+                         % (what, schema.kind, _few(present, show=str), _few(missing, show=str)))
     return bool(present)
 
 
@@ -501,38 +520,47 @@ def _sequence(xs, n_in):
 
 
 def _targets(targets, mask, T, B, n_out, batched):
-    """The targets as one-hot rows Y (T, B, O) and the mask M (T, B), both float64."""
+    """The targets as one-hot rows Y (T, B, O) and the mask M (T, B), both float64. What the
+    engine refuses is refused here too, at every step, whether the mask counts it or not."""
     M = _mask(mask, T, B, batched)
     raw = _numeric("targets", targets)
     lead = (T, B) if batched else (T,)
     if raw.shape == lead:
-        counted = None if mask is None else M.reshape(lead) > 0
-        return _one_hot(raw, counted, n_out).reshape(T, B, n_out), M
+        return _one_hot(raw, n_out).reshape(T, B, n_out), M
     if raw.shape == lead + (n_out,):
-        return raw.astype(np.float64, copy=False).reshape(T, B, n_out), M
+        return _distributions(raw).reshape(T, B, n_out), M
     raise ValueError("targets: expected class indices of shape %s or one-hot rows of shape %s "
                      "(T = %d from xs, O = %d from the parameters); received shape %s"
                      % (lead, lead + (n_out,), T, n_out, raw.shape))
 
 
-def _one_hot(indices, counted, n_out):
-    """Rows of the identity. Only the steps that count (all if counted is None) are checked
-    and used: a masked-out step may hold any placeholder (e.g. −1)."""
-    used = indices if counted is None else indices[counted]
-    if indices.dtype.kind == "b" or (indices.dtype.kind == "f" and not np.all(used == np.round(used))):
+def _one_hot(indices, n_out):
+    """Rows of the identity, for integer class indices in [0, O)."""
+    if indices.dtype.kind == "b" or (indices.dtype.kind == "f" and not np.all(indices == np.round(indices))):
         raise ValueError("targets: class indices must be integers; received dtype %s"
                          % indices.dtype)
-    bad = used[(used < 0) | (used >= n_out)]
+    bad = indices[(indices < 0) | (indices >= n_out)]
     if bad.size:
-        raise ValueError("targets: class index %s out of range [0, %d) (O = %d from the "
-                         "parameters)" % (bad.flat[0], n_out, n_out))
-    if counted is not None:
-        indices = np.where(counted, indices, 0)
+        raise ValueError("targets: class index %s out of range [0, %d) (O = %d from the parameters; "
+                         "a step the mask leaves out needs a valid index too)" % (bad.flat[0], n_out, n_out))
     return np.eye(n_out)[indices.astype(np.intp)]
 
 
+def _distributions(rows):
+    """One-hot (or probability) rows as float64: finite and non-negative, or the loss they
+    give (−Σ y log ŷ) is no cross-entropy (a negative row makes it negative)."""
+    rows = rows.astype(np.float64)
+    bad = rows[~np.isfinite(rows) | (rows < 0)]
+    if bad.size:
+        raise ValueError("targets: one-hot (or probability) rows must be finite and non-negative; "
+                         "received %s" % bad.flat[0])
+    return rows
+
+
 def _mask(mask, T, B, batched):
-    """None -> every step counts. Booleans (or 0/1) of shape (T,) or, batched, (T, B)."""
+    """None -> every step counts. Booleans (or 0/1 integers) of shape (T,) or, batched,
+    (T, B). Floats are refused, as the engine refuses them: 0.5 is no answer to "does this
+    step have a loss?"."""
     if mask is None:
         return np.ones((T, B))
     raw = _numeric("mask", mask)
@@ -540,6 +568,9 @@ def _mask(mask, T, B, batched):
     if raw.shape not in shapes:
         raise ValueError("mask: expected shape %s (T = %d from xs); received shape %s"
                          % (" or ".join(map(str, shapes)), T, raw.shape))
+    if raw.dtype.kind not in "biu":
+        raise ValueError("mask: expected booleans (or 0/1 integers), True where a step has a loss; "
+                         "received dtype %s" % raw.dtype)
     if not np.isin(raw, (0, 1)).all():
         raise ValueError("mask: expected booleans (or 0/1); received values %s"
                          % np.unique(raw)[:5])

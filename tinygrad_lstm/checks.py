@@ -73,6 +73,14 @@ def quote(value, limit=60):
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
+def listing(values, limit=8):
+    """The values quoted (quote()), joined by commas; past `limit`, the first `limit` and how
+    many there are in all: a message naming 400,000 missing keys would help nobody."""
+    values = list(values)
+    shown = ", ".join(quote(value) for value in values[:limit])
+    return shown if len(values) <= limit else f"{shown}, … ({len(values):,} in all)"
+
+
 def _describe_range(above, at_least, below):
     if at_least is not None and below is not None:
         return f"a number in [{at_least:g}, {below:g})"

@@ -13,8 +13,9 @@ TEMPORARY_SUFFIX = ".tinygrad-tmp"
 _NAME_KEPT = 100                   # how much of the file's name the temporary name repeats
 
 
-def check_output_path(path, who="write"):
-    """A path we can write a file to: its folder exists, and it is not itself a folder."""
+def _check_file_name(path, who):
+    """`path` as a Path, if it can name a file: a str or Path, not empty, without NUL, and
+    not ending in a slash (Path() would drop it, and "weights.npz/" names a folder)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{who}: the path must be a file name (str or Path); got {path!r}")
     if not str(path) or "\0" in str(path):
@@ -23,7 +24,20 @@ def check_output_path(path, who="write"):
     if isinstance(text, str) and text.endswith(tuple(s for s in (os.sep, os.altsep, "/") if s)):
         raise IsADirectoryError(f"{who}: {text!r} ends in {text[-1]!r}, so it names a folder; "
                                 f"give a file name")
-    path = Path(path)
+    return Path(path)
+
+
+def check_input_path(path, who="read"):
+    """A path naming a file that exists (a link to one counts), to be read."""
+    path = _check_file_name(path, who)
+    if not path.is_file():
+        raise FileNotFoundError(f"{who}: no file at {str(path)!r}")
+    return path
+
+
+def check_output_path(path, who="write"):
+    """A path we can write a file to: its folder exists, and it is not itself a folder."""
+    path = _check_file_name(path, who)
     try:
         is_dir, parent_exists, parent_is_dir = path.is_dir(), path.parent.exists(), path.parent.is_dir()
     except OSError as e:                       # e.g. a name too long for the file system

@@ -6,6 +6,7 @@ always evaluated in float64, where ε = 1e-6 leaves a truncation error near 1e-1
 rounding error near 1e-10; in float32 the same quotient would be mostly noise.
 """
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
@@ -168,7 +169,9 @@ class Report:
                 "diagnosis": self.diagnosis}
 
     def to_json(self, **kwargs):
-        return json.dumps(self.to_dict(), **kwargs)
+        """The report as JSON (json.dumps's keyword arguments apply): NaN and infinities, which
+        JSON has no words for, become null."""
+        return json.dumps(_json_safe(self.to_dict()), **kwargs)
 
     def __str__(self):
         lines = [f"gradient check of {self.model}: autodiff vs hand-derived BPTT vs finite differences, "
@@ -193,6 +196,15 @@ class Report:
                                     "and the compiled program = eager autodiff"]
         lines.append(f"OK: {self.ok}")
         return "\n".join(lines)
+
+
+def _json_safe(value):
+    """`value` (a dict, list or number, nested) with every non-finite float as None."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_elements=64, seed=0):
@@ -220,17 +232,24 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
         if not t.requires_grad:
             raise ValueError(f"compare: parameter {n} does not require a gradient (frozen), so "
                              f"autodiff gives it none; set its requires_grad = True to check it")
+        _refuse_non_finite(f"parameter {n}", t.data)
     saved = {name: (t.data, t.grad) for name, t in tensors.items()}
     saved_dtype = model.dtype
     try:
         model.dtype = np.dtype(np.float64)               # the whole check runs in float64:
         for t in tensors.values():                       # inputs, states, the compiled program
             t.data, t.grad = t.data.astype(np.float64), None
-        xs64 = Tensor(xs.data if isinstance(xs, Tensor) else xs, dtype=np.float64).data
-        batch_shape = model._check_input(xs64).shape[1:-1]
+        xs64 = model._check_input(xs.data if isinstance(xs, Tensor) else xs).data
+        batch_shape = xs64.shape[1:-1]
         states = {"HS_0": model._check_state("h0", h0, batch_shape)}
         if is_lstm:
             states["CS_0"] = model._check_state("c0", c0, batch_shape)
+        for what, array in zip(("xs", "h0", "c0"), [xs64] + [s.data for s in states.values()]):
+            _refuse_non_finite(what, array)
+        # targets and mask as the model takes them (a Tensor, a list), as numpy for the witness
+        logits_shape = xs64.shape[:-1] + (model.output_size,)
+        targets = model._check_targets(targets, logits_shape)
+        mask = None if mask is None else model._check_mask(mask, logits_shape[:-1])
         # fresh float64 leaves, so the loss is differentiated w.r.t. the initial states too
         states = {n: Tensor(s.data.astype(np.float64), requires_grad=True, name=n) for n, s in states.items()}
         run = model.unroll(xs64, states["HS_0"], states.get("CS_0"))
@@ -269,6 +288,15 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
         model.dtype = saved_dtype
         for name, t in tensors.items():
             t.data, t.grad = saved[name]
+
+
+def _refuse_non_finite(what, array):
+    """A ValueError if the float array holds NaN or inf: the loss would be NaN, and every
+    comparison of gradients would fail, blaming one of the methods rather than the data."""
+    bad = array.size - np.count_nonzero(np.isfinite(array))
+    if bad:
+        raise ValueError(f"compare: {what} holds {bad} non-finite value(s) (NaN or infinity), so the loss "
+                         f"and every gradient would be NaN or infinite, and none could be checked")
 
 
 def _sampled_differences(f, t, eps, limit, rng):

@@ -12,9 +12,9 @@ import re
 
 import numpy as np
 
-from .checks import flag
+from .checks import check_fits, flag, listing, quote
 from .nn import LSTM, RNN
-from .state_dict import real_arrays
+from .state_dict import readable_arrays, real_arrays
 
 TORCH_GATES = ("i", "f", "c", "o")      # torch's block order, in our gate letters
 
@@ -25,6 +25,7 @@ def to_torch_state_dict(model):
         raise TypeError(f"to_torch_state_dict: expected an LSTM or RNN; got {type(model).__name__}")
     if getattr(model, "peephole", False):
         raise ValueError("to_torch_state_dict: torch's nn.LSTM has no peephole connections")
+    model._check_parameter_shapes("to_torch_state_dict")       # before numpy's concatenate sees them
     P = {name: p.data for name, p in model.named_parameters()}
     H, out = model.hidden_size, {}
     for k in range(model.num_layers):
@@ -58,8 +59,16 @@ def from_torch_state_dict(state_dict, dtype="float64", strict=True):
     strict = flag("from_torch_state_dict: strict", strict)
     state_dict = dict(state_dict.items())
     expected = _expected_keys(state_dict, strict)
-    sd = real_arrays({name: state_dict[name] for name in expected}, "from_torch_state_dict")   # float64
-    _check_shapes(sd, expected)
+    arrays, problems = readable_arrays({name: state_dict[name] for name in expected})   # nothing copied
+    # shapes before any copy, as a broadcast view of a few bytes can stand for 300 GB; the
+    # copies (float64, checked for non-finite values) are made only if every shape is right
+    sizes = _sizes(arrays)
+    shapes = _expected_shapes(sizes, expected)
+    wrong = _shape_problems(arrays, shapes, sizes)
+    right = {} if wrong else {name: array for name, array in arrays.items() if name in shapes}
+    count = sum(array.size for array in right.values())
+    check_fits("from_torch_state_dict", f"a float64 copy of the state dict's {count:,} values", 8 * count)
+    sd = real_arrays(right, "from_torch_state_dict", problems=problems + wrong)       # float64 copies
     return _from_numpy(sd, dtype)
 
 
@@ -74,13 +83,13 @@ def _expected_keys(state_dict, strict):
     parsed = {name: m for name, m in parsed.items() if m}
     reverse = sorted(name for name, m in parsed.items() if m.group(3))
     if reverse:
-        raise ValueError(f"from_torch_state_dict: found {_names(reverse)}: bidirectional models "
+        raise ValueError(f"from_torch_state_dict: found {listing(reverse)}: bidirectional models "
                          f"(bidirectional=True) are not supported; ours run in one direction")
     projected = sorted(name for name, m in parsed.items() if m.group(1) == "weight_hr")
     if projected:
-        raise ValueError(f"from_torch_state_dict: found {_names(projected)}: LSTMs with projections "
+        raise ValueError(f"from_torch_state_dict: found {listing(projected)}: LSTMs with projections "
                          f"(proj_size > 0) are not supported")
-    layers = 1 + max((int(m.group(2)) for m in parsed.values()), default=0)
+    layers = _layer_count(parsed, len(state_dict))
     bias = "out.bias" in state_dict or any(m.group(1).startswith("bias") for m in parsed.values())
     expected = []
     for k in range(layers):
@@ -88,10 +97,11 @@ def _expected_keys(state_dict, strict):
         expected += [f"lstm.bias_ih_l{k}", f"lstm.bias_hh_l{k}"] if bias else []
     expected += ["out.weight"] + (["out.bias"] if bias else [])
     missing = [name for name in expected if name not in state_dict]
-    extra = [name for name in state_dict if name not in set(expected)]
+    wanted = set(expected)
+    extra = [name for name in state_dict if name not in wanted]
     problems = []
     if missing:
-        problems.append(f"missing {_names(missing)}")
+        problems.append(f"missing {listing(missing)}")
         if {"lstm.weight_ih_l0", "lstm.weight_hh_l0", "out.weight"} & set(missing):
             problems.append(_MODULE)
         elif layers > 1 and any(name.startswith("lstm.weight") for name in missing):
@@ -99,42 +109,69 @@ def _expected_keys(state_dict, strict):
         if bias and any(".bias" in name for name in missing):
             problems.append("our models have biases everywhere (every layer and `out`) or nowhere")
     if extra and strict:
-        problems.append(f"unexpected {_names(extra)} (strict=False ignores keys this module does not use)")
+        problems.append(f"unexpected {listing(extra)} (strict=False ignores keys this module does not use)")
     if problems:
         raise ValueError("from_torch_state_dict: " + "; ".join(problems))
     return expected
 
 
-def _check_shapes(sd, expected):
-    """Every array has the shape the sizes imply (read from weight_hh_l0, weight_ih_l0 and
-    out.weight), so that no broadcast or concatenation error can come later."""
-    w_hh, w_ih, w_out = sd["lstm.weight_hh_l0"], sd["lstm.weight_ih_l0"], sd["out.weight"]
-    H = w_hh.shape[1] if w_hh.ndim == 2 else None
-    if H is None or not (w_hh.shape == (H, H) or (H > 0 and w_hh.shape == (4 * H, H))):
-        raise ValueError(f"from_torch_state_dict: lstm.weight_hh_l0 has shape {w_hh.shape}; expected "
-                         f"(4H, H) for an LSTM or (H, H) for an RNN")
-    G = 4 * H if w_hh.shape[0] == 4 * H and w_hh.shape != (H, H) else H
+def _layer_count(parsed, keys):
+    """1 + the highest layer index l<k> among the layer keys ({name: match}); refused, before
+    any key is listed, if the dict's `keys` are too few for that many layers (each has a
+    weight_ih and a weight_hh): 'lstm.weight_ih_l99999999' would have us list 400 million."""
+    if not parsed:
+        return 1
+    digits = {name: m.group(2).lstrip("0") or "0" for name, m in parsed.items()}
+    name = max(digits, key=lambda name: (len(digits[name]), digits[name]))   # no int() of 5,000 digits
+    if len(digits[name]) > 9 or 2 * (int(digits[name]) + 1) > keys:
+        raise ValueError(f"from_torch_state_dict: {quote(name)} numbers a layer beyond what the dict can "
+                         f"hold: it has {keys:,} keys, and each layer has a weight_ih and a weight_hh of its "
+                         f"own (torch numbers the layers l0, l1, … with none skipped)")
+    return int(digits[name]) + 1
+
+
+def _sizes(arrays):
+    """G (gate rows: 4H for an LSTM, H for an RNN), H, I and O, read from weight_hh_l0,
+    weight_ih_l0 and out.weight; None for a size whose array could not be read (the caller
+    reports that one). A matrix that cannot tell them is refused here."""
+    w_hh, w_ih, w_out = (arrays.get(key) for key in ("lstm.weight_hh_l0", "lstm.weight_ih_l0", "out.weight"))
+    G = H = None
+    if w_hh is not None:
+        H = w_hh.shape[1] if w_hh.ndim == 2 else None
+        if H is None or not (w_hh.shape == (H, H) or (H > 0 and w_hh.shape == (4 * H, H))):
+            raise ValueError(f"from_torch_state_dict: lstm.weight_hh_l0 has shape {w_hh.shape}; expected "
+                             f"(4H, H) for an LSTM or (H, H) for an RNN")
+        G = 4 * H if w_hh.shape[0] == 4 * H and w_hh.shape != (H, H) else H
     for name, array in (("lstm.weight_ih_l0", w_ih), ("out.weight", w_out)):
-        if array.ndim != 2:
+        if array is not None and array.ndim != 2:
             raise ValueError(f"from_torch_state_dict: {name} has shape {array.shape}; expected a 2-D matrix")
-    I, O = w_ih.shape[1], w_out.shape[0]
+    return G, H, None if w_ih is None else w_ih.shape[1], None if w_out is None else w_out.shape[0]
+
+
+def _expected_shapes(sizes, expected):
+    """{name: the shape the sizes (G, H, I, O) imply} for every expected key whose sizes are known."""
+    G, H, I, O = sizes
     shapes = {"out.weight": (O, H), "out.bias": (O,)}
     for name in expected:
         m = _LAYER_KEY.fullmatch(name)
         if m:
             kind, k = m.group(1), int(m.group(2))
             shapes[name] = (G,) if kind.startswith("bias") else (G, I if kind == "weight_ih" and k == 0 else H)
-    wrong = [f"{name} has shape {sd[name].shape}, expected {shapes[name]}"
-             for name in expected if sd[name].shape != shapes[name]]
-    if wrong:
-        what = "an LSTM" if G != H else "an RNN"
-        raise ValueError("from_torch_state_dict: " + "; ".join(wrong)
-                         + f" (lstm.weight_hh_l0 {w_hh.shape} makes this {what} with hidden size {H}, "
-                           f"lstm.weight_ih_l0 input size {I}, out.weight output size {O})")
+    return {name: shape for name, shape in shapes.items() if name in expected and None not in shape}
 
 
-def _names(names):
-    return ", ".join(repr(name) for name in names)
+def _shape_problems(arrays, shapes, sizes):
+    """[a ValueError naming every array of another shape than `shapes` gives, and where the
+    sizes came from], or []: no broadcast or concatenation error can come later."""
+    wrong = [f"{name} has shape {arrays[name].shape}, expected {shape}"
+             for name, shape in shapes.items() if name in arrays and arrays[name].shape != shape]
+    if not wrong:
+        return []
+    G, H, I, O = sizes
+    sources = {f"lstm.weight_hh_l0 {(G, H)} makes this {'an LSTM' if G != H else 'an RNN'} with hidden "
+               f"size {H}": H, f"lstm.weight_ih_l0 input size {I}": I, f"out.weight output size {O}": O}
+    said = ", ".join(text for text, size in sources.items() if size is not None)
+    return [ValueError("; ".join(wrong) + f" ({said})")]
 
 
 def _from_numpy(sd, dtype):

@@ -14,10 +14,8 @@ Batches are rows: x_t is (B, I), so affine(X_t, W_f, b_f) computes X_t W_fᵀ + 
 import io
 import json
 import math
-import os
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
@@ -25,7 +23,7 @@ import numpy as np
 from . import ops
 from .attributes import ParametersByName
 from .checks import check_fits, flag, generator, is_whole, real, whole
-from .files import write_atomically
+from .files import check_input_path, write_atomically
 from .state_dict import check_state
 from .tensor import Tensor, _float_dtype, no_grad, scope
 
@@ -177,17 +175,18 @@ def _as_tensor(who, what, value, dtype):
 
 def _check_step(cell, x_t, state, names):
     """One step's input (I,) or (B, I), and its state tensors of shape (H,) or (B, H)."""
-    x_t = x_t if isinstance(x_t, Tensor) else Tensor(x_t)
+    who = type(cell).__name__
+    x_t = _as_tensor(who, "x_t", x_t, None)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != cell.input_size:
-        raise ValueError(f"{type(cell).__name__}: x_t must be ({cell.input_size},) or (B, {cell.input_size}); "
+        raise ValueError(f"{who}: x_t must be ({cell.input_size},) or (B, {cell.input_size}); "
                          f"got shape {x_t.shape}")
     if not isinstance(state, (tuple, list)) or len(state) != len(names):
-        raise ValueError(f"{type(cell).__name__}: state must be a tuple ({', '.join(names)}); got {state!r:.60}")
+        raise ValueError(f"{who}: state must be a tuple ({', '.join(names)}); got {state!r:.60}")
     expected = x_t.shape[:-1] + (cell.hidden_size,)
-    state = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in state)
+    state = tuple(_as_tensor(who, name, s, None) for name, s in zip(names, state))
     for name, s in zip(names, state):
         if s.shape != expected:
-            raise ValueError(f"{type(cell).__name__}: {name} must have shape {expected}; got {s.shape}")
+            raise ValueError(f"{who}: {name} must have shape {expected}; got {s.shape}")
     return x_t, state
 
 
@@ -480,6 +479,7 @@ class _Recurrent(Module):
     def save(self, path):
         """Write the weights under the lecture's names, and the sizes, to a .npz file, whole
         or not at all. Returns the path."""
+        self._check_parameter_shapes(f"{type(self).__name__}.save")       # nothing written if not
         buffer = io.BytesIO()
         np.savez(buffer, __config__=np.array(json.dumps(self.config())),
                  **{name: p.data for name, p in self.named_parameters()})
@@ -495,11 +495,7 @@ class _Recurrent(Module):
         weights_file.MAX_PARAMETERS floats (10⁸) in any case. A file that is not one save()
         wrote, or is corrupt, is a ValueError naming the file and what is wrong."""
         from .weights_file import NotAWeightsFile, WeightsReader
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"{cls.__name__}.load: the path must be a file name; got {path!r}")
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{cls.__name__}.load: no file at {str(path)!r}")
+        path = check_input_path(path, f"{cls.__name__}.load")      # as save() would name it
         where = f"{cls.__name__}.load: {str(path)!r}"
         try:
             with WeightsReader(path) as reader:
@@ -536,8 +532,13 @@ class _Recurrent(Module):
                 raise TypeError(f"{cls.__name__} has no peepholes")
         except (TypeError, ValueError) as e:
             raise ValueError(f"{where} describes a model that cannot be built: {e}") from None
-        lstm = issubclass(cls, LSTM)
         check_total(cls._parameter_count(I, H, O, L, bias, peephole))   # before building a dict
+        return cls._parameter_shapes(I, H, O, L, bias, peephole)
+
+    @classmethod
+    def _parameter_shapes(cls, I, H, O, L, bias, peephole):
+        """{name: shape} of the parameters these sizes make, in named_parameters() order."""
+        lstm = issubclass(cls, LSTM)
         shapes = {}
         for k in range(1, L + 1):
             p, width = cls.prefix(k), I if k == 1 else H
@@ -551,6 +552,18 @@ class _Recurrent(Module):
         W, b = ("W_y", "b_y") if lstm else ("W_hy", "b_y")
         shapes.update({W: (O, H), b: (O,)} if bias else {W: (O, H)})
         return shapes
+
+    def _check_parameter_shapes(self, who):
+        """ValueError naming every parameter whose .data no longer has the shape the model's
+        sizes give it (p.data = ... can replace it with any shape): what save() would write,
+        load() would refuse, and to_torch_state_dict would fail inside numpy's concatenate."""
+        expected = self._parameter_shapes(self.input_size, self.hidden_size, self.output_size,
+                                          self.num_layers, self.bias, getattr(self, "peephole", False))
+        wrong = [f"{name} has shape {p.shape}, expected {expected[name]}"
+                 for name, p in self.named_parameters() if p.shape != expected[name]]
+        if wrong:
+            raise ValueError(f"{who}: " + "; ".join(wrong) + " for this model's sizes (was a parameter's "
+                             ".data replaced with an array of another shape?)")
 
     def assign(self, arrays, source="the given weights"):
         """Set every parameter from {name: array}: the names and shapes must be this model's
@@ -582,8 +595,7 @@ class _Recurrent(Module):
         expected = per_layer if self.num_layers == 1 else (self.num_layers,) + per_layer
         if value is None:
             value = Tensor(np.zeros(expected, dtype=self.dtype))
-        elif not isinstance(value, Tensor):
-            value = Tensor(value, dtype=self.dtype)
+        value = _as_tensor(type(self).__name__, name, value, self.dtype)
         if value.shape != expected:
             raise ValueError(f"{name} must have shape {expected} for this input (hidden_size "
                              f"{self.hidden_size}, {self.num_layers} layer(s)); got {value.shape}")

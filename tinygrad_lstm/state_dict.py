@@ -13,6 +13,7 @@ from typing import List, NamedTuple
 
 import numpy as np
 
+from .checks import listing
 from .tensor import Tensor
 
 
@@ -24,24 +25,43 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list
 
 
-def real_array(name, value, dtype, shape=None):
-    """`value` as a new numpy array of `dtype`. A TypeError or ValueError naming `name` if it
-    is not an array of real numbers, has another shape than `shape` (when given), or is not
-    finite in `dtype`."""
+def readable_array(name, value):
+    """`value` as a numpy array of real numbers, not copied (a Tensor's data, a torch tensor's
+    memory, the array itself); a TypeError naming `name` if it is none."""
     if isinstance(value, Tensor):
         value = value.data
-    elif hasattr(value, "detach") and hasattr(value, "cpu"):     # a torch tensor
+    elif hasattr(value, "detach") and hasattr(value, "cpu"):     # a torch tensor, or one alike
         try:
             value = value.detach().cpu().numpy()
-        except (TypeError, RuntimeError) as e:                  # bfloat16, say
-            raise TypeError(f"{name!r} cannot be read as a numpy array ({e}); convert it first, "
-                            f"e.g. with .double()") from None
+        except (TypeError, ValueError, RuntimeError, AttributeError) as e:     # bfloat16, say
+            raise TypeError(f"{name!r} cannot be read as a numpy array ({type(e).__name__}: {e}); "
+                            f"convert it first, e.g. with .double()") from None
     if not isinstance(value, (np.ndarray, np.generic)):
         raise TypeError(f"{name!r} must be a numpy array or a tensor; got {type(value).__name__}")
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise TypeError(f"{name!r} must be an array of real numbers; got {type(value).__name__} of "
                         f"dtype {array.dtype}")
+    return array
+
+
+def readable_arrays(values):
+    """({name: readable_array(name, value)} for the values that are readable, [the errors
+    of those that are not])."""
+    arrays, problems = {}, []
+    for name, value in values.items():
+        try:
+            arrays[name] = readable_array(name, value)
+        except TypeError as e:
+            problems.append(e)
+    return arrays, problems
+
+
+def real_array(name, value, dtype, shape=None):
+    """`value` as a new numpy array of `dtype`. A TypeError or ValueError naming `name` if it
+    is not an array of real numbers, has another shape than `shape` (when given), or is not
+    finite in `dtype`."""
+    array = readable_array(name, value)
     if shape is not None and array.shape != tuple(shape):
         raise ValueError(f"{name!r} has shape {array.shape}, expected {tuple(shape)}")
     with np.errstate(over="ignore"):                           # an overflow is reported below
@@ -85,16 +105,12 @@ def check_state(parameters, state, where, strict=True):
                             [key for key in state if key not in parameters])
     problems = []
     if strict and keys.missing_keys:
-        problems.append(ValueError(f"missing {_names(keys.missing_keys)}"))
+        problems.append(ValueError(f"missing {listing(keys.missing_keys)}"))
     if strict and keys.unexpected_keys:
-        problems.append(ValueError(f"unexpected {_names(keys.unexpected_keys)}"))
+        problems.append(ValueError(f"unexpected {listing(keys.unexpected_keys)}"))
     if problems:
         problems[-1] = ValueError(f"{problems[-1]} (load_state_dict(state, strict=False) loads the keys "
                                   f"that match and returns the others)")
     arrays = real_arrays({name: state[name] for name in parameters if name in state}, where, parameters,
                          problems)
     return arrays, keys
-
-
-def _names(keys):
-    return ", ".join(repr(key) for key in keys)

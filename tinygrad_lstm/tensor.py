@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from . import versions
+from .checks import quote
 
 DEFAULT_DTYPE = np.dtype(np.float64)
 
@@ -371,7 +372,7 @@ class detect_anomaly:
         _mode.anomaly = True
 
     def __exit__(self, *exc):
-        _mode.anomaly, quiet = _saved(self).pop()
+        _mode.anomaly, quiet = _entered(self)
         quiet.__exit__(*exc)
 
 
@@ -498,12 +499,12 @@ def _check_name(name):
 
 def _float_dtype(dtype):
     try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind != "f":
-        raise TypeError(f"dtype must be a float type such as 'float32' or 'float64'; got {dtype!r}")
-    return dtype
+        parsed = np.dtype(dtype)
+    except (TypeError, ValueError):          # a misspelt name: quote it as given, not as None
+        parsed = None
+    if parsed is None or parsed.kind != "f":
+        raise TypeError(f"dtype must be a float type such as 'float32' or 'float64'; got {quote(dtype)}")
+    return parsed
 
 
 def _lift(value, like):
@@ -526,6 +527,16 @@ def _saved(manager):
     return local.stack
 
 
+def _entered(manager):
+    """What `manager`'s matching enter saved, taken off its stack: a RuntimeError if it was
+    never entered (in this thread), rather than a bare pop from an empty list."""
+    stack = _saved(manager)
+    if not stack:
+        raise RuntimeError(f"{type(manager).__name__} was exited without being entered (in this thread); "
+                           f"use it in a `with` statement")
+    return stack.pop()
+
+
 class no_grad:
     """Inside this block ops record no graph: for evaluation and parameter updates.
 
@@ -536,7 +547,7 @@ class no_grad:
         _mode.grad_enabled = False
 
     def __exit__(self, *exc):
-        _mode.grad_enabled = _saved(self).pop()
+        _mode.grad_enabled = _entered(self)
 
 
 def is_grad_enabled():
@@ -563,7 +574,7 @@ class scope:
         _mode.scope = self.name if outer is None else f"{outer}/{self.name}"
 
     def __exit__(self, *exc):
-        _mode.scope = _saved(self).pop()
+        _mode.scope = _entered(self)
 
 
 # The op classes subclass Function (above); binding the module, not its names, lets either

@@ -16,7 +16,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from .checks import flag, real, whole
+from .checks import flag, quote, real, whole
+from .compiled import CompiledModel
 from .data import Task
 from .nn import LSTM, RNN
 from .optim import SGD, Adam, clip_grad_norm
@@ -54,9 +55,12 @@ def backprop(model, batch, window=None, compiled=None):
 
     compiled: the model's CompiledModel (model.compile()) to run the batch with; None runs
     the eager graph (which also gives batch.xs a gradient when it is a Tensor that asks)."""
-    xs, targets, mask = batch.xs, batch.targets, batch.mask
+    xs, targets, mask = batch.xs, batch.targets, _mask(batch)
     T = len(xs)
-    window = T if window is None else window
+    window = whole("backprop: window", window, or_none=True) or T
+    if compiled is not None and not isinstance(compiled, CompiledModel):
+        raise TypeError(f"backprop: compiled must be what model.compile() returns, or None; "
+                        f"got {quote(compiled)}")
     if compiled is not None:
         return _backprop_compiled(compiled, xs, targets, mask, window)
     total, correct, h, c = 0.0, 0, None, None
@@ -71,6 +75,11 @@ def backprop(model, batch, window=None, compiled=None):
         h = run.final["HS"].detach()                 # carry the state, cut the graph
         c = run.final["CS"].detach() if "CS" in run.final else None
     return total, correct, int(np.sum(mask))
+
+
+def _mask(batch):
+    """The batch's mask; None (which data.Batch allows) means every step carries a loss."""
+    return np.ones(np.shape(batch.targets), dtype=bool) if batch.mask is None else batch.mask
 
 
 def _backprop_compiled(compiled, xs, targets, mask, window):
@@ -102,15 +111,23 @@ def accuracy(model, batch):
     """The fraction of correct predictions over the steps that carry a loss."""
     with no_grad():
         predicted = model(batch.xs)[0].data.argmax(axis=-1)
-    return float(np.sum((predicted == batch.targets) & batch.mask) / max(1, np.sum(batch.mask)))
+    mask = _mask(batch)
+    return float(np.sum((predicted == batch.targets) & mask) / max(1, np.sum(mask)))
 
 
 def make_optimizer(name, params, lr):
-    if name == "adam":
+    if _optimizer_name(name, "make_optimizer") == "adam":
         return Adam(params, lr=lr)
-    if name == "sgd":
-        return SGD(params, lr=lr, momentum=0.9)
-    raise ValueError(f"unknown optimizer {name!r}; the optimizers are {', '.join(OPTIMIZERS)}")
+    return SGD(params, lr=lr, momentum=0.9)
+
+
+def _optimizer_name(name, who):
+    """`name` if it is one of OPTIMIZERS; a ValueError quoting it if not (a list too, which
+    would otherwise fail as unhashable)."""
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ValueError(f"{who}: unknown optimizer {quote(name)}; the optimizers are "
+                         f"{', '.join(OPTIMIZERS)}")
+    return name
 
 
 def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", clip=1.0, bptt_window=None,
@@ -156,6 +173,10 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
                           expected="a finite number greater than 1 (how many times the first loss counts "
                                    "as diverging), or None to turn the check off")
     threads = whole("train: threads", threads, or_none=True)
+    optimizer = _optimizer_name(optimizer, "train")
+    if progress is not None and not callable(progress):      # else it would fail after step 1's update
+        raise TypeError(f"train: progress must be a callable(step, loss, accuracy) or None; "
+                        f"got {quote(progress)}")
     program = model.compile(threads=threads) if compiled else None
     params = model.parameters()
     opt = make_optimizer(optimizer, params, DEFAULT_LR.get(optimizer) if lr is None else lr)

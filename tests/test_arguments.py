@@ -52,7 +52,8 @@ def test_numpy_scalars_are_stored_as_python_numbers():
     assert type(NextChar(steps=i64(5)).steps) is int
     model = LSTM(i64(3), i64(4), i64(2), seed=i64(7))
     assert type(model.seed) is int and model.seed == 7
-    assert all(type(v) is int for v in (model.input_size, model.hidden_size, model.output_size, model.num_layers))
+    assert all(type(v) is int
+               for v in (model.input_size, model.hidden_size, model.output_size, model.num_layers))
 
 
 def test_numpy_and_python_seeds_give_the_same_weights():
@@ -64,27 +65,35 @@ def test_numpy_and_python_seeds_give_the_same_weights():
 REFUSED = [
     # (what, callable, the message: exactly as quoted)
     ("LSTM seed -1", lambda: LSTM(3, 4, 2, seed=-1), "seed must be a whole number ≥ 0 (or None); got -1"),
-    ("LSTM seed np -1", lambda: LSTM(3, 4, 2, seed=i64(-1)), "seed must be a whole number ≥ 0 (or None); got np.int64(-1)"),
-    ("LSTM seed bool", lambda: LSTM(3, 4, 2, seed=True), "seed must be a whole number ≥ 0 (or None); got True"),
+    ("LSTM seed np -1", lambda: LSTM(3, 4, 2, seed=i64(-1)),
+     "seed must be a whole number ≥ 0 (or None); got np.int64(-1)"),
+    ("LSTM seed bool", lambda: LSTM(3, 4, 2, seed=True),
+     "seed must be a whole number ≥ 0 (or None); got True"),
     ("LSTM seed str", lambda: LSTM(3, 4, 2, seed="1"), "seed must be a whole number ≥ 0 (or None); got '1'"),
     ("LSTM hidden bool", lambda: LSTM(3, True, 2), "hidden_size must be a positive integer; got True"),
-    ("LSTM hidden np bool", lambda: LSTM(3, np.True_, 2), "hidden_size must be a positive integer; got np.True_"),
+    ("LSTM hidden np bool", lambda: LSTM(3, np.True_, 2),
+     "hidden_size must be a positive integer; got np.True_"),
     ("LSTM input 0", lambda: LSTM(0, 4, 2), "input_size must be a positive integer; got 0"),
     ("LSTM layers -2", lambda: LSTM(3, 4, 2, num_layers=i64(-2)),
      "num_layers must be a positive integer; got np.int64(-2)"),
     ("LSTM output float", lambda: LSTM(3, 4, 2.0), "output_size must be a positive integer; got 2.0"),
-    ("LSTM forget_bias bool", lambda: LSTM(3, 4, 2, forget_bias=True), "forget_bias must be a finite number; got True"),
+    ("LSTM forget_bias bool", lambda: LSTM(3, 4, 2, forget_bias=True),
+     "forget_bias must be a finite number; got True"),
     ("LSTM forget_bias inf", lambda: LSTM(3, 4, 2, forget_bias=f64(np.inf)),
      "forget_bias must be a finite number; got np.float64(inf)"),
-    ("LSTM forget_bias str", lambda: LSTM(3, 4, 2, forget_bias="3"), "forget_bias must be a finite number; got '3'"),
+    ("LSTM forget_bias str", lambda: LSTM(3, 4, 2, forget_bias="3"),
+     "forget_bias must be a finite number; got '3'"),
     ("RNN hidden -4", lambda: RNN(3, -4, 2), "hidden_size must be a positive integer; got -4"),
     ("RNN seed -1", lambda: RNN(3, 4, 2, seed=-1), "seed must be a whole number ≥ 0 (or None); got -1"),
     ("Recall delay -1", lambda: Recall(delay=-1), "recall: delay must be a whole number ≥ 0; got -1"),
     ("Recall delay bool", lambda: Recall(delay=False), "recall: delay must be a whole number ≥ 0; got False"),
-    ("Recall delay str", lambda: make_task("recall", delay="3"), "recall: delay must be a whole number ≥ 0; got '3'"),
-    ("Recall symbols bool", lambda: Recall(symbols=np.True_), "recall: needs at least 2 symbols; got np.True_"),
+    ("Recall delay str", lambda: make_task("recall", delay="3"),
+     "recall: delay must be a whole number ≥ 0; got '3'"),
+    ("Recall symbols bool", lambda: Recall(symbols=np.True_),
+     "recall: needs at least 2 symbols; got np.True_"),
     ("Recall symbols 1", lambda: Recall(symbols=i64(1)), "recall: needs at least 2 symbols; got np.int64(1)"),
-    ("NextChar steps 0", lambda: NextChar(steps=i64(0)), "next-char: steps must be a positive integer; got np.int64(0)"),
+    ("NextChar steps 0", lambda: NextChar(steps=i64(0)),
+     "next-char: steps must be a positive integer; got np.int64(0)"),
     ("batch size bool", lambda: PartOfSpeech().batch(True, np.random.default_rng(0)),
      "pos.batch: size must be a positive integer; got True"),
     ("train steps -1", lambda: train(LSTM(6, 4, 4), Recall(delay=2), steps=-1),
@@ -106,16 +115,22 @@ REFUSED = [
     ("train bptt_window float", lambda: train(LSTM(6, 4, 4), Recall(delay=2), bptt_window=2.0),
      "train: bptt_window must be a positive integer (or None); got 2.0"),
     ("SGD lr 0", lambda: SGD(_params(), lr=0), "SGD: lr must be a positive finite number; got 0"),
-    ("SGD lr nan", lambda: SGD(_params(), lr=f32(np.nan)), "SGD: lr must be a positive finite number; got np.float32(nan)"),
+    ("SGD lr nan", lambda: SGD(_params(), lr=f32(np.nan)),
+     "SGD: lr must be a positive finite number; got np.float32(nan)"),
     ("SGD lr str", lambda: SGD(_params(), lr="0.1"), "SGD: lr must be a positive finite number; got '0.1'"),
-    ("SGD momentum 1", lambda: SGD(_params(), lr=0.1, momentum=1), "SGD: momentum must be a number in [0, 1); got 1"),
+    ("SGD momentum 1", lambda: SGD(_params(), lr=0.1, momentum=1),
+     "SGD: momentum must be a number in [0, 1); got 1"),
     ("SGD momentum bool", lambda: SGD(_params(), lr=0.1, momentum=True),
      "SGD: momentum must be a number in [0, 1); got True"),
     ("Adam lr inf", lambda: Adam(_params(), lr=np.inf), "Adam: lr must be a positive finite number; got inf"),
-    ("Adam beta 1", lambda: Adam(_params(), betas=(0.9, 1.0)), "Adam: betas[1] must be a number in [0, 1); got 1.0"),
-    ("Adam beta bool", lambda: Adam(_params(), betas=(True, 0.9)), "Adam: betas[0] must be a number in [0, 1); got True"),
-    ("Adam betas one", lambda: Adam(_params(), betas=0.9), "Adam: betas must be two numbers in [0, 1); got 0.9"),
-    ("Adam eps 0", lambda: Adam(_params(), eps=i64(0)), "Adam: eps must be a positive finite number; got np.int64(0)"),
+    ("Adam beta 1", lambda: Adam(_params(), betas=(0.9, 1.0)),
+     "Adam: betas[1] must be a number in [0, 1); got 1.0"),
+    ("Adam beta bool", lambda: Adam(_params(), betas=(True, 0.9)),
+     "Adam: betas[0] must be a number in [0, 1); got True"),
+    ("Adam betas one", lambda: Adam(_params(), betas=0.9),
+     "Adam: betas must be two numbers in [0, 1); got 0.9"),
+    ("Adam eps 0", lambda: Adam(_params(), eps=i64(0)),
+     "Adam: eps must be a positive finite number; got np.int64(0)"),
     ("clip_grad_norm -1", lambda: clip_grad_norm(_params(), max_norm=-1),
      "clip_grad_norm: max_norm must be a positive finite number; got -1"),
     ("compare eps 0", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], eps=0),
@@ -133,7 +148,8 @@ REFUSED = [
     ("train diverge_factor 1", lambda: train(LSTM(6, 4, 4), Recall(delay=2), diverge_factor=1),
      "train: diverge_factor must be a finite number greater than 1 (how many times the first loss counts as "
      "diverging), or None to turn the check off; got 1"),
-    ("compare max_fd_elements float", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1], max_fd_elements=5.0),
+    ("compare max_fd_elements float", lambda: compare(RNN(2, 2, 2), np.ones((2, 2)), [0, 1],
+                                                      max_fd_elements=5.0),
      "compare: max_fd_elements must be a whole number ≥ 0 (or None); got 5.0"),
 ]
 
@@ -143,7 +159,8 @@ def _params():
 
 
 FLAGS = [   # flags take True or False (numpy's too), never a truthy string or a number
-    ("train compiled", lambda v: train(LSTM(6, 4, 4), Recall(delay=2), steps=1, compiled=v), "train: compiled"),
+    ("train compiled", lambda v: train(LSTM(6, 4, 4), Recall(delay=2), steps=1, compiled=v),
+     "train: compiled"),
     ("interop strict", lambda v: from_torch_state_dict(to_torch_state_dict(LSTM(2, 3, 2)), strict=v),
      "from_torch_state_dict: strict"),
     ("draw_graph show_values", lambda v: draw_graph(Tensor([1.0]), show_values=v), "draw_graph: show_values"),

@@ -669,7 +669,8 @@ def test_nothing_is_computed_in_place():
                and any(isinstance(n, (ast.Slice, ast.Tuple)) for n in ast.walk(target.slice))]
     # in-place methods of numpy arrays
     methods = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
-               and isinstance(node.func, ast.Attribute) and node.func.attr in ("fill", "put", "sort", "resize")]
+               and isinstance(node.func, ast.Attribute)
+               and node.func.attr in ("fill", "put", "sort", "resize")]
     assert not outs, "out= at lines %s" % outs
     assert not augmented, "augmented assignment at lines %s" % augmented
     assert not written, "writes into part of an array at lines %s" % written

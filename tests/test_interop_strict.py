@@ -82,11 +82,13 @@ BAD = [
      ["lstm.bias_ih_l0 has shape ()", f"expected ({G},)"]),
     ("0-d array bias", lambda: replaced(valid(), lstm__bias_hh_l1=np.array(0.5)), ValueError,
      ["lstm.bias_hh_l1 has shape ()", f"expected ({G},)"]),
-    ("wrong hidden size in layer 1", lambda: replaced(valid(), lstm__weight_hh_l1=np.ones((4 * 5, 5))), ValueError,
+    ("wrong hidden size in layer 1",
+     lambda: replaced(valid(), lstm__weight_hh_l1=np.ones((4 * 5, 5))), ValueError,
      [f"lstm.weight_hh_l1 has shape (20, 5), expected ({G}, {H})", f"hidden size {H}"]),
     ("weight_hh not (4H, H)", lambda: replaced(valid(), lstm__weight_hh_l0=np.ones((G, H + 1))), ValueError,
      ["lstm.weight_hh_l0", f"({G}, {H + 1})", "(4H, H)"]),
-    ("weight_ih wrong input size", lambda: replaced(valid(), lstm__weight_ih_l1=np.ones((G, H + 1))), ValueError,
+    ("weight_ih wrong input size",
+     lambda: replaced(valid(), lstm__weight_ih_l1=np.ones((G, H + 1))), ValueError,
      [f"lstm.weight_ih_l1 has shape ({G}, {H + 1}), expected ({G}, {H})"]),
     ("weight_ih wrong rows", lambda: replaced(valid(), lstm__weight_ih_l0=np.ones((G - 1, I))), ValueError,
      [f"lstm.weight_ih_l0 has shape ({G - 1}, {I}), expected ({G}, {I})"]),
@@ -108,7 +110,8 @@ BAD = [
      ["'out.bias'", "real numbers", "complex"]),
     ("bool values", lambda: replaced(valid(), out__bias=np.zeros(O, dtype=bool)), TypeError,
      ["'out.bias'", "real numbers", "bool"]),
-    ("RNN weight_ih with LSTM rows", lambda: replaced(valid(RNN), lstm__weight_ih_l0=np.ones((G, I))), ValueError,
+    ("RNN weight_ih with LSTM rows",
+     lambda: replaced(valid(RNN), lstm__weight_ih_l0=np.ones((G, I))), ValueError,
      [f"lstm.weight_ih_l0 has shape ({G}, {I}), expected ({H}, {I})", "an RNN"]),
     # shapes are checked before anything is copied: a broadcast view of a few bytes stood for 298 GiB
     ("a huge broadcast view",
@@ -202,7 +205,8 @@ def test_valid_dicts_round_trip_unchanged(make, layers, bias):
 def test_every_single_missing_key_is_named(make, layers, bias):
     sd = to_torch_state_dict(model_of(make, layers, bias))
     for name in sd:
-        if name == "out.bias" or (not bias and name == "out.weight") or (bias and name.startswith("lstm.bias")):
+        if (name == "out.bias" or (not bias and name == "out.weight")
+                or (bias and name.startswith("lstm.bias"))):
             pieces = [f"missing {name!r}"]
         else:
             pieces = [repr(name), "missing"]
@@ -214,7 +218,8 @@ def test_torch_state_dicts_with_torch():
     module = torch.nn.Module()
     module.lstm = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True).double()
     module.out = torch.nn.Linear(2 * H, O).double()
-    assert_clear_error(lambda: from_torch_state_dict(module.state_dict()), ValueError, ["bidirectional", "_reverse"])
+    assert_clear_error(lambda: from_torch_state_dict(module.state_dict()), ValueError,
+                       ["bidirectional", "_reverse"])
     module.lstm = torch.nn.LSTM(I, H, num_layers=1, proj_size=2).double()
     assert_clear_error(lambda: from_torch_state_dict(module.state_dict()), ValueError, ["proj_size"])
     module.lstm = torch.nn.LSTM(I, H, num_layers=1).double()
@@ -223,4 +228,5 @@ def test_torch_state_dicts_with_torch():
     sd["lstm.bias_ih_l0"] = torch.zeros(G, dtype=torch.bfloat16)
     assert_clear_error(lambda: from_torch_state_dict(sd), TypeError, ["'lstm.bias_ih_l0'", ".double()"])
     sd["lstm.bias_ih_l0"] = torch.tensor(0.5, dtype=torch.float64)
-    assert_clear_error(lambda: from_torch_state_dict(sd), ValueError, ["lstm.bias_ih_l0 has shape ()", f"({G},)"])
+    assert_clear_error(lambda: from_torch_state_dict(sd), ValueError,
+                       ["lstm.bias_ih_l0 has shape ()", f"({G},)"])

@@ -188,7 +188,8 @@ class Report:
         lines.append(f"{'t':>4} {'layer':>5} {'‖dHS_t‖':>10} {'‖dCS_t‖':>10} {'|ad-bptt| HS':>13} "
                      f"{'|ad-bptt| CS':>13}  ok")
         for s in self.steps:
-            cs = (f"{s.dCS_norm:>10.3e}", f"{s.dCS_abs:>13.1e}") if s.dCS_norm is not None else (f"{'-':>10}", f"{'-':>13}")
+            cs = ((f"{s.dCS_norm:>10.3e}", f"{s.dCS_abs:>13.1e}") if s.dCS_norm is not None
+                  else (f"{'-':>10}", f"{'-':>13}"))
             lines.append(f"{s.t:>4} {s.layer:>5} {s.dHS_norm:>10.3e} {cs[0]} {s.dHS_abs:>13.1e} {cs[1]}"
                          f"  {'yes' if s.ok else 'NO'}")
         lines.append("")
@@ -351,7 +352,8 @@ def _step_rows(model, run, hand, is_lstm):
         for t in range(len(run.steps)):
             hs_abs = float(np.max(np.abs(dHS[t] - hand_dHS[t])))
             cs_abs = float(np.max(np.abs(dCS[t] - hand_dCS[t]))) if is_lstm else None
-            ok = _close(dHS[t], hand_dHS[t], EXACT_TOL) and (not is_lstm or _close(dCS[t], hand_dCS[t], EXACT_TOL))
+            ok = (_close(dHS[t], hand_dHS[t], EXACT_TOL)
+                  and (not is_lstm or _close(dCS[t], hand_dCS[t], EXACT_TOL)))
             rows.append(StepRow(t + 1, layer, float(np.linalg.norm(dHS[t])),
                                 float(np.linalg.norm(dCS[t])) if is_lstm else None, hs_abs, cs_abs, ok))
     return rows, step_grads

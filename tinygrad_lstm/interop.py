@@ -55,7 +55,8 @@ def from_torch_state_dict(state_dict, dtype="float64", strict=True):
     this module does not use are ignored. Bidirectional (`*_reverse`) and projected
     (`weight_hr_l*`) LSTMs are refused either way."""
     if not hasattr(state_dict, "items"):
-        raise TypeError(f"from_torch_state_dict: expected a dict of arrays by name; got {type(state_dict).__name__}")
+        raise TypeError(f"from_torch_state_dict: expected a dict of arrays by name; "
+                        f"got {type(state_dict).__name__}")
     strict = flag("from_torch_state_dict: strict", strict)
     state_dict = dict(state_dict.items())
     expected = _expected_keys(state_dict, strict)
@@ -156,7 +157,8 @@ def _expected_shapes(sizes, expected):
         m = _LAYER_KEY.fullmatch(name)
         if m:
             kind, k = m.group(1), int(m.group(2))
-            shapes[name] = (G,) if kind.startswith("bias") else (G, I if kind == "weight_ih" and k == 0 else H)
+            shapes[name] = ((G,) if kind.startswith("bias")
+                            else (G, I if kind == "weight_ih" and k == 0 else H))
     return {name: shape for name, shape in shapes.items() if name in expected and None not in shape}
 
 
@@ -196,14 +198,16 @@ def _from_numpy(sd, dtype):
     try:
         model = (LSTM if is_lstm else RNN)(I, H, O, num_layers=layers, bias=bias, dtype=dtype)
     except (TypeError, ValueError) as e:
-        raise type(e)(f"from_torch_state_dict: the sizes in the state dict do not make a model: {e}") from None
+        raise type(e)(f"from_torch_state_dict: the sizes in the state dict do not "
+                      f"make a model: {e}") from None
     ours = {}
     for k in range(layers):
         p = model.prefix(k + 1)
         w_ih, w_hh = sd[f"lstm.weight_ih_l{k}"], sd[f"lstm.weight_hh_l{k}"]
         expected = (4 * H if is_lstm else H, model.input_size if k == 0 else H)
         if w_ih.shape != expected:
-            raise ValueError(f"from_torch_state_dict: lstm.weight_ih_l{k} has shape {w_ih.shape}; expected {expected}")
+            raise ValueError(f"from_torch_state_dict: lstm.weight_ih_l{k} has shape {w_ih.shape}; "
+                             f"expected {expected}")
         b = sd[f"lstm.bias_ih_l{k}"] + sd[f"lstm.bias_hh_l{k}"] if bias else None
         if is_lstm:
             for j, g in enumerate(TORCH_GATES):

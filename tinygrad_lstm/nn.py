@@ -2,9 +2,9 @@
 
 Nothing here has a backward of its own. An unrolled LSTM is just a graph of concat,
 affine, add, sigmoid, tanh and mul nodes, and backpropagation through time is
-backward() on that graph (or, compiled, the same rules replayed: compiled.py). Every node carries the lecture's symbol as its `name` and its
-time step as its `scope` ("t=1", "t=2", ...), so a picture of the graph reads like the
-lecture.
+backward() on that graph (or, compiled, the same rules replayed: compiled.py). Every
+node carries the lecture's symbol as its `name` and its time step as its `scope` ("t=1",
+"t=2", ...), so a picture of the graph reads like the lecture.
 
 Notation (lecture 004, docs/math.md §1): X_t = [HS_{t−1}; x_t] (hidden state first),
 f_t = W_f X_t + b_f, F_t = σ(f_t), likewise I_t, O_t; C_t = tanh(W_c X_t + b_c);
@@ -138,8 +138,8 @@ class Linear(Module):
                  names=("W", "b")):
         self.in_features = _check_size("in_features", in_features)
         self.out_features = _check_size("out_features", out_features)
-        if not (isinstance(names, (tuple, list)) and len(names) == 2 and all(isinstance(n, str) and n for n in names)
-                and names[0] != names[1]):
+        if not (isinstance(names, (tuple, list)) and len(names) == 2
+                and all(isinstance(n, str) and n for n in names) and names[0] != names[1]):
             raise ValueError(f"Linear: names must be two different strings (weight, bias); got {names!r}")
         self.weight_name, self.bias_name = names
         shapes = {self.weight_name: (self.out_features, self.in_features)}
@@ -336,8 +336,10 @@ class _Recurrent(Module):
         self.bias, self.dtype = flag("bias", bias), _float_dtype(dtype)
         self.seed = int(seed) if is_whole(seed) else seed      # as given: an int, None or a Generator
         I, H, O, L = self.input_size, self.hidden_size, self.output_size, self.num_layers
-        _check_fits(type(self).__name__, {"input_size": I, "hidden_size": H, "output_size": O, "num_layers": L},
-                    self._parameter_count(I, H, O, L, self.bias, getattr(self, "peephole", False)), self.dtype)
+        _check_fits(type(self).__name__,
+                    {"input_size": I, "hidden_size": H, "output_size": O, "num_layers": L},
+                    self._parameter_count(I, H, O, L, self.bias, getattr(self, "peephole", False)),
+                    self.dtype)
         self.cells = [make_cell(self.input_size if k == 1 else self.hidden_size, rng, self.prefix(k))
                       for k in range(1, self.num_layers + 1)]
         self.output = Linear(self.hidden_size, self.output_size, bias=self.bias, seed=rng,

@@ -341,7 +341,8 @@ def _check_gradient(node, g, anomaly=False):
 def _check_unchanged(node):
     """No array that node's op saved for its backward rule (its inputs and its output) was
     changed in place after the op ran (versions.py)."""
-    saved = [(f"its input #{k}, {_describe(p)}", a) for k, (p, a) in enumerate(zip(node._parents, node._inputs))]
+    saved = [(f"its input #{k}, {_describe(p)}", a)
+             for k, (p, a) in enumerate(zip(node._parents, node._inputs))]
     for what, array in saved + [("its output", node._output)]:
         if versions.written_since(array, node._saved_at):
             raise RuntimeError(f"backward(): op '{node.op}' making {_describe(node)} saved {what}, "
@@ -387,8 +388,8 @@ def _check_forward(cls, parents, data):
         carriers = [p for p in parents if not np.all(np.isfinite(p.data))]
         if carriers:       # it came in from a leaf: data or a parameter, made outside the graph
             came = ", ".join(f"{_describe(p)} {p.data.shape}" for p in carriers)
-            raise FloatingPointError(f"detect_anomaly: op '{cls.name}'{where} received non-finite values from "
-                                     f"{came}, which no op of this graph made (data, or a parameter)")
+            raise FloatingPointError(f"detect_anomaly: op '{cls.name}'{where} received non-finite values "
+                                     f"from {came}, which no op of this graph made (data, or a parameter)")
         inputs = ", ".join(f"{_describe(p)} {p.data.shape}" for p in parents)
         raise FloatingPointError(f"detect_anomaly: the forward of op '{cls.name}'{where} produced {bad} "
                                  f"from finite inputs: {inputs}")
@@ -398,8 +399,9 @@ def _check_backward(node, grads):
     for k, (parent, grad) in enumerate(zip(node.parents, grads)):
         if grad is not None and parent.requires_grad and not np.all(np.isfinite(grad)):
             bad = "NaN" if np.any(np.isnan(grad)) else "inf"
-            raise FloatingPointError(f"detect_anomaly: the backward of op '{node.op}' making {_describe(node)} "
-                                     f"produced {bad} in the gradient of its input #{k}, {_describe(parent)}")
+            raise FloatingPointError(f"detect_anomaly: the backward of op '{node.op}' making "
+                                     f"{_describe(node)} produced {bad} in the gradient of its input #{k}, "
+                                     f"{_describe(parent)}")
 
 
 def topological_order(root, requiring_grad=False):

@@ -194,9 +194,10 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 what = "loss" if not math.isfinite(loss) else "gradient norm"
                 value = loss if not math.isfinite(loss) else norm
-                kept = "the initial weights" if step == 1 else f"the weights from before step {step - 1}'s update"
-                stopped = (f"stopped at step {step}: the {what} became {value}{_origin(model, batch, bptt_window)}; "
-                           f"kept {kept}")
+                kept = ("the initial weights" if step == 1
+                        else f"the weights from before step {step - 1}'s update")
+                stopped = (f"stopped at step {step}: the {what} became {value}"
+                           f"{_origin(model, batch, bptt_window)}; kept {kept}")
                 if good is not None:
                     for p, data in zip(params, good):
                         p.data = data
@@ -204,9 +205,9 @@ def train(model, task, steps=STEPS, batch_size=32, lr=None, optimizer="sgd", cli
             if first is None:
                 first = loss
             elif diverge_factor is not None and loss > diverge_factor * max(first, DIVERGE_FLOOR):
-                stopped = (f"diverged at step {step}: the loss {loss:.3g} is over {diverge_factor:g} times the "
-                           f"first ({first:.3g}); kept the weights from before step {step - 1}'s update. "
-                           f"Lower lr (it was {opt.lr:g}; the default for {optimizer} is "
+                stopped = (f"diverged at step {step}: the loss {loss:.3g} is over {diverge_factor:g} times "
+                           f"the first ({first:.3g}); kept the weights from before step {step - 1}'s "
+                           f"update. Lower lr (it was {opt.lr:g}; the default for {optimizer} is "
                            f"{DEFAULT_LR[optimizer]:g})")
                 for p, data in zip(params, good):
                     p.data = data

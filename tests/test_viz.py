@@ -347,3 +347,19 @@ def test_grad_range_takes_numpy_numbers():
     _, loss = lstm_loss(T=2, backward=True)
     source = draw_graph(loss, show_grads=True, grad_range=(np.float32(1e-8), np.float64(1))).source
     assert "1.0e-08" in source
+
+
+def test_cell_level_needs_time_steps():
+    loss = (Tensor([2.0], requires_grad=True) * 3).sum()
+    with pytest.raises(ValueError, match=r"detail='cell' draws a box per time step, and this graph has no "
+                                         r"steps .*draw it with detail='op'"):
+        draw_graph(loss, detail="cell")
+    assert draw_graph(loss, detail="op").source.count("->") >= 2
+
+
+def test_an_infinite_or_nan_gradient_is_dark_and_the_legend_stays_finite():
+    from tinygrad_lstm.viz.colour import PALETTE, LogScale
+    scale = LogScale([1e-3, 2.0, float("inf"), float("nan"), None])
+    assert (scale.lo, scale.hi) == (1e-3, 2.0)
+    assert scale.colour(float("inf")) == scale.colour(float("nan")) == PALETTE[-1]
+    assert "nan" not in scale.legend_table() and "inf" not in scale.legend_table()

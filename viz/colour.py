@@ -15,7 +15,7 @@ class LogScale:
     grad_range=(lo, hi) fixes the ends (to compare two pictures)."""
 
     def __init__(self, norms, grad_range=None):
-        positive = [n for n in norms if n is not None and n > 0]
+        positive = [n for n in norms if n is not None and 0 < n < math.inf]   # the legend's range
         if grad_range is not None:
             self.lo, self.hi = (float(v) for v in grad_range)
         elif positive:
@@ -24,7 +24,10 @@ class LogScale:
             self.lo = self.hi = 1.0
 
     def position(self, norm):
-        """0 for the smallest norm (and for 0), 1 for the largest."""
+        """0 for the smallest norm (and for 0), 1 for the largest (and for inf or NaN: a
+        gradient that is not finite is drawn as dark as the largest, not as the palest)."""
+        if norm is not None and not math.isfinite(norm):
+            return 1.0
         if not norm or norm <= 0:
             return 0.0
         if self.hi == self.lo:

@@ -98,6 +98,9 @@ def _drawing(tensor, detail="op", show_values=False, show_grads=False, grad_rang
     _check(tensor, detail, show_values, show_grads, grad_range, force)
     nodes = walk(tensor)
     steps = len({time_of(t.scope) for t in nodes} - {None})
+    if detail == "cell" and steps == 0:
+        raise ValueError("draw_graph: detail='cell' draws a box per time step, and this graph has no "
+                         "steps (no tensor made in a scope('t=...')); draw it with detail='op'")
     check_size(len(nodes), steps, detail, force)
     if (len(nodes) if detail == "op" else steps) > FEEDBACK_NODES:      # about a second: say so
         what = f"{len(nodes):,} tensors" if detail == "op" else f"{steps:,} steps"

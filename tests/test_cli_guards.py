@@ -169,3 +169,20 @@ def test_train_json_reports_the_loaded_model_s_hidden_size(tmp_path):
                  "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["hidden"] == 8
+
+
+def test_loading_the_other_model_s_weights_names_the_flag(tmp_path):
+    weights = tmp_path / "rnn.npz"
+    assert run("train", "--task", "recall", "--delay", "2", "--model", "rnn", "--steps", "1",
+               "--save", str(weights)).returncode == 0
+    result = run("train", "--task", "recall", "--delay", "2", "--steps", "1", "--load", str(weights))
+    assert result.returncode == 2 and one_line(result.stderr), result.stderr
+    assert f"--load: {weights} holds RNN weights: add --model rnn" in result.stderr
+
+
+@pytest.mark.parametrize("steps, said", [("101", True), ("3", False)])
+def test_a_long_check_says_first_that_it_takes_a_while(steps, said):
+    result = run("check", "--steps", steps, "--hidden", "2", "--input", "2", "--output", "2")
+    assert result.returncode == 0, result.stderr
+    notice = f"tinygrad-lstm: checking {steps} steps: finite differences run them twice"
+    assert (notice in result.stderr) == said

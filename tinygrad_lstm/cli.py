@@ -119,7 +119,7 @@ def train_command(args, out=sys.stdout):
     import json
 
     from .data import make_task
-    from .nn import LSTM, RNN
+    from .nn import LSTM, RNN, WrongModelError
     for flag, value in (("--save", args.save), ("--load", args.load)):
         if value is not None and not value.strip():
             raise _UsageError(f"{flag} needs a file name; got an empty one")
@@ -130,6 +130,9 @@ def train_command(args, out=sys.stdout):
     if args.load:
         try:
             model = make.load(args.load)
+        except WrongModelError as e:
+            raise _UsageError(f"--load: {args.load} holds {e.kind} weights: add --model "
+                              f"{e.kind.lower()}") from None
         except (OSError, ValueError) as e:        # the file is an argument: a usage error
             raise _UsageError(f"--load: {e}") from None
         if (model.input_size, model.output_size) != (task.input_size, task.output_size):
@@ -173,6 +176,9 @@ def check(args, out=sys.stdout):
     autodiff) on a random model and data."""
     from .gradcheck import compare
     model, xs, targets, rng = _model_and_data(args)
+    if args.steps > CHECK_NOTICE_STEPS:        # 200 default-sized steps take ~12 s: say so first
+        print(f"{PROG}: checking {args.steps:,} steps: finite differences run them twice for each number "
+              f"they check, so this takes a while (in proportion to --steps)", file=sys.stderr, flush=True)
     batch = () if args.batch == 1 else (args.batch,)
     layers = () if args.layers == 1 else (args.layers,)
     h0 = 0.5 * rng.standard_normal((*layers, *batch, args.hidden))   # non-zero initial states
@@ -278,6 +284,7 @@ _clip = _number(float, lambda v: 0 <= v < float("inf"), "a finite number ≥ 0 (
 
 EAGER_HELP = ("train on the eager graph, built and backpropagated for every batch (default: the "
               "compiled program, traced once; the same gradients, faster)")
+CHECK_NOTICE_STEPS = 100
 THREADS_HELP = ("BLAS threads for the matrix products (default: 1, where threads cost more than "
                 "they give, unless the products are large)")
 

@@ -35,6 +35,14 @@ from .tensor import Tensor, _float_dtype, no_grad, scope
 FORGET_BIAS = 3.0
 
 
+class WrongModelError(ValueError):
+    """A weights file of the other model (an RNN's, given to LSTM.load); `kind` names it."""
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+
+
 class Module(ParametersByName):
     """Something with named parameters (Tensors that require grad), which are also its
     attributes: model.W_f (attributes.py)."""
@@ -524,7 +532,8 @@ class _Recurrent(Module):
             raise NotAWeightsFile("its __config__ is not the sizes save() writes")
         kind = config["model"]
         if kind != cls.__name__:
-            raise ValueError(f"{where} holds {kind} weights, not {cls.__name__} weights (use {kind}.load)")
+            raise WrongModelError(kind, f"{where} holds {kind} weights, not {cls.__name__} weights "
+                                        f"(use {kind}.load)")
         try:
             I, H, O, L = (_check_size(k, config[k])
                           for k in ("input_size", "hidden_size", "output_size", "num_layers"))

@@ -88,7 +88,8 @@ def test_copies_and_pickles_keep_their_attributes():
 
 def test_an_unknown_attribute_is_an_attribute_error_that_helps():
     model = LSTM(3, 4, 2, num_layers=2)
-    assert not hasattr(model, "W_z") and not hasattr(RNN(3, 4, 2), "peephole")
+    assert not hasattr(model, "W_z") and not hasattr(RNN(3, 4, 2), "W_f")
+    assert RNN(3, 4, 2).peephole is False          # a class default, read on every unroll
     assert getattr(model, "weight_ih_l0", None) is None
     assert_clear_error(lambda: model.W_ff, AttributeError,
                        ["LSTM has no attribute 'W_ff' (did you mean 'W_f'",

@@ -97,7 +97,7 @@ def _read_only(p):
 
 BAD_STATE = [
     (_tensor_grad, TypeError, "has a .grad that is not a float numpy array (Tensor of dtype float64); "
-                              "set p.grad = t.data for a Tensor t"),
+                              "set p.grad = t.data.copy() for a Tensor t"),
     (_reshaped, ValueError, "had shape (2,) when the optimizer was made and has (2, 1) now; "
                             "make a new optimizer"),
     (_read_only, ValueError, "data is read-only (a broadcast or expanded view?), and a step writes it "

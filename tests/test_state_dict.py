@@ -72,9 +72,14 @@ def test_from_torch_state_dict_names_every_bad_value_at_once():
 
 
 @pytest.mark.parametrize("bad", [np.nan, -np.inf], ids=["nan", "inf"])
-def test_load_refuses_a_file_of_non_finite_weights(tmp_path, bad):
+def test_load_refuses_a_file_of_non_finite_weights(tmp_path, bad, monkeypatch):
     model = LSTM(3, 4, 2, seed=0)
     dict(model.named_parameters())["b_y"].data = np.array([bad, 0.0])
+    assert_clear_error(lambda: model.save(tmp_path / "refused.npz"), ValueError,
+                       ["LSTM.save: parameters hold NaN or infinite values: b_y (1 of 2)",
+                        "nothing was written"])
+    assert not (tmp_path / "refused.npz").exists()
+    monkeypatch.setattr(LSTM, "_check_parameters_finite", lambda self, who: None)   # a file from elsewhere
     path = model.save(tmp_path / "diverged.npz")
     assert_clear_error(lambda: LSTM.load(path), ValueError,
                        ["cannot load", "diverged.npz", "'b_y' holds 1 non-finite value(s) (NaN or infinity)"])

@@ -101,3 +101,29 @@ def test_the_command_line_takes_threads():
     bad = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "train", "--task", "recall",
                           "--threads", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--threads: expected a positive integer, got 0" in bad.stderr
+
+
+def test_blocks_in_other_threads_leave_the_setting_alone():
+    """OpenBLAS ignores changes from threads other than the one that first made one, so a
+    limit set and restored from several threads could not be kept in order: two trainings
+    in worker threads, overlapping, leave the main thread's setting as it was."""
+    import threading
+    inside, entered, leave = [], threading.Event(), threading.Event()
+
+    def first():
+        with blas_threads(1, 0):
+            inside.append(blas_threads_now())
+            entered.set()
+            leave.wait(10)
+
+    def second():
+        entered.wait(10)
+        with blas_threads(1, 0):
+            leave.set()
+
+    workers = [threading.Thread(target=first), threading.Thread(target=second)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(10)
+    assert inside == [2] and blas_threads_now() == 2

@@ -3,9 +3,11 @@
 Each gives a leaf, float64 unless `dtype` says otherwise; `requires_grad` and `name` are the
 Tensor constructor's. A shape is given as ints, zeros(2, 3), or as one tuple, zeros((2, 3)).
 """
+import math
+
 import numpy as np
 
-from .checks import generator, whole
+from .checks import check_fits, generator, whole
 from .tensor import Tensor
 
 
@@ -37,4 +39,6 @@ def tensor(data, dtype=None, requires_grad=False, name=None):
 def _shape(who, shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(whole(f"{who}: each size in the shape", n, minimum=0) for n in shape)
+    shape = tuple(whole(f"{who}: each size in the shape", n, minimum=0) for n in shape)
+    check_fits(who, f"a tensor of shape {shape}", 8 * math.prod(shape))   # made as float64 first
+    return shape

@@ -30,7 +30,8 @@ def numerical_gradients(f, tensors, eps=EPS):
     originals = [t.data for t in tensors]
     try:
         for t in tensors:
-            t.data = t.data.astype(np.float64)   # a copy: the original is never touched
+            # a C-ordered copy: the original is never touched, and the flat view below is a view
+            t.data = np.array(t.data, dtype=np.float64, order="C")
         return [_central_differences(f, t, eps) for t in tensors]
     finally:
         for t, data in zip(tensors, originals):
@@ -40,7 +41,8 @@ def numerical_gradients(f, tensors, eps=EPS):
 def _central_differences(f, t, eps, indices=None):
     """(f(x + ε e_j) − f(x − ε e_j)) / 2ε at the flat `indices` of t (all by default), NaN
     elsewhere. t.data must be a float64 array of its own: it is perturbed in place."""
-    flat_x = t.data.reshape(-1)                  # a view: writing it writes t.data
+    flat_x = t.data.reshape(-1)                  # a view (t.data is C-ordered): writing it writes t.data
+    assert np.shares_memory(flat_x, t.data), "the data must be C-ordered, or the perturbation is lost"
     indices = range(flat_x.size) if indices is None else indices
     flat_grad = np.full(flat_x.size, np.nan)
     with no_grad():
@@ -239,7 +241,7 @@ def compare(model, xs, targets, h0=None, c0=None, mask=None, eps=EPS, max_fd_ele
     try:
         model.dtype = np.dtype(np.float64)               # the whole check runs in float64:
         for t in tensors.values():                       # inputs, states, the compiled program
-            t.data, t.grad = t.data.astype(np.float64), None
+            t.data, t.grad = np.array(t.data, dtype=np.float64, order="C"), None
         xs64 = model._check_input(xs.data if isinstance(xs, Tensor) else xs).data
         batch_shape = xs64.shape[1:-1]
         states = {"HS_0": model._check_state("h0", h0, batch_shape)}

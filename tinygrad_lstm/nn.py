@@ -184,14 +184,15 @@ def _as_tensor(who, what, value, dtype):
 def _check_step(cell, x_t, state, names):
     """One step's input (I,) or (B, I), and its state tensors of shape (H,) or (B, H)."""
     who = type(cell).__name__
-    x_t = _as_tensor(who, "x_t", x_t, None)
+    dtype = cell.parameters()[0].dtype           # what numpy inputs become, as for the models
+    x_t = _as_tensor(who, "x_t", x_t, dtype)
     if x_t.ndim not in (1, 2) or x_t.shape[-1] != cell.input_size:
         raise ValueError(f"{who}: x_t must be ({cell.input_size},) or (B, {cell.input_size}); "
                          f"got shape {x_t.shape}")
     if not isinstance(state, (tuple, list)) or len(state) != len(names):
         raise ValueError(f"{who}: state must be a tuple ({', '.join(names)}); got {state!r:.60}")
     expected = x_t.shape[:-1] + (cell.hidden_size,)
-    state = tuple(_as_tensor(who, name, s, None) for name, s in zip(names, state))
+    state = tuple(_as_tensor(who, name, s, dtype) for name, s in zip(names, state))
     for name, s in zip(names, state):
         if s.shape != expected:
             raise ValueError(f"{who}: {name} must have shape {expected}; got {s.shape}")
@@ -328,6 +329,7 @@ class _Recurrent(Module):
     """What LSTM and RNN share: stacked cells, an output layer, unrolling, the loss."""
 
     state_names = ("HS",)        # the states carried from step to step
+    peephole = False             # an LSTM's own says; an RNN has none (read on every unroll)
     # What one step of one layer keeps until backward() is done, as (arrays of B × H numbers,
     # bytes of Python objects), measured with tracemalloc; tests/test_memory_limits.py holds
     # the estimate to the measurement. Eager keeps every op's output and gradient and a Tensor
@@ -490,6 +492,7 @@ class _Recurrent(Module):
         """Write the weights under the lecture's names, and the sizes, to a .npz file, whole
         or not at all. Returns the path."""
         self._check_parameter_shapes(f"{type(self).__name__}.save")       # nothing written if not
+        self._check_parameters_finite(f"{type(self).__name__}.save")
         buffer = io.BytesIO()
         np.savez(buffer, __config__=np.array(json.dumps(self.config())),
                  **{name: p.data for name, p in self.named_parameters()})
@@ -575,6 +578,15 @@ class _Recurrent(Module):
         if wrong:
             raise ValueError(f"{who}: " + "; ".join(wrong) + " for this model's sizes (was a parameter's "
                              ".data replaced with an array of another shape?)")
+
+    def _check_parameters_finite(self, who):
+        """ValueError naming every parameter holding NaN or inf: load() refuses such a file, so
+        save() must not write one (a diverged model's weights are not worth keeping)."""
+        bad = [f"{name} ({p.size - np.count_nonzero(np.isfinite(p.data))} of {p.size})"
+               for name, p in self.named_parameters() if not np.all(np.isfinite(p.data))]
+        if bad:
+            raise ValueError(f"{who}: parameters hold NaN or infinite values: {', '.join(bad)}; "
+                             f"nothing was written")
 
     def assign(self, arrays, source="the given weights"):
         """Set every parameter from {name: array}: the names and shapes must be this model's

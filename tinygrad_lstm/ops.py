@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .checks import is_real, quote, real
 from .tensor import Function, Tensor, _leaf_of, _lift
 
 
@@ -106,9 +107,12 @@ class Pow(Function):
 
     @staticmethod
     def backward(g, z, x, y):
-        # logs of positive numbers only: numpy would warn even when y is a constant wanting no gradient
+        # logs of positive numbers only: numpy would warn even when y is a constant wanting no
+        # gradient; and y·xʸ⁻¹ is 0 where y = 0 (xʸ is 1 there), also at x = 0 where 0⁻¹ is inf
         ln_x = np.log(np.where(x > 0, x, np.where(x < 0, np.nan, 1)))
-        return unbroadcast(g * y * np.power(x, y - 1), x), unbroadcast(g * z * ln_x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dz_dx = np.where(np.equal(y, 0), 0.0, y * np.power(x, y - 1))
+        return unbroadcast(g * dz_dx, x), unbroadcast(g * z * ln_x, y)
 
 
 def _winner_gradients(g, x, y, x_wins, y_wins):
@@ -314,8 +318,8 @@ class PowScalar(Function):
 
 def power(x, exponent):
     """x ** exponent: a number exponent is part of the op (pow_scalar), a tensor one an input (pow)."""
-    if isinstance(exponent, (int, float, np.integer, np.floating)) and not isinstance(exponent, bool):
-        return PowScalar.apply(x, p=float(exponent))     # a Python float keeps float32 float32
+    if is_real(exponent):                               # a Python float keeps float32 float32
+        return PowScalar.apply(x, p=real("**: the exponent", exponent))
     return Pow.apply(x, _lift(exponent, x))
 
 
@@ -393,10 +397,9 @@ def clamp(x, min=None, max=None):
     bounds = {}
     for name, bound in (("min", min), ("max", max)):
         if bound is not None:
-            if not isinstance(bound, (int, float, np.integer, np.floating)) or isinstance(bound, bool) \
-                    or math.isnan(bound):
-                raise TypeError(f"clamp: {name} must be a number (or None); got {bound!r}")
-            bounds[name] = float(bound)       # a Python float keeps a float32 tensor float32
+            if not is_real(bound):
+                raise TypeError(f"clamp: {name} must be a number (or None); got {quote(bound)}")
+            bounds[name] = real(f"clamp: {name}", bound)   # a Python float keeps float32 float32
     if not bounds:
         raise ValueError("clamp: needs min, max or both; got neither")
     if len(bounds) == 2 and bounds["min"] > bounds["max"]:
@@ -488,10 +491,11 @@ class Max(Function):
         return _shared_among_ties(g, z, x, axis)
 
 
-class Min(Max):
+class Min(Function):
     """z = the smallest x over `axis` (numpy's min, torch's amin);  dz/dx = 1/k at each of the k
-    elements equal to it, and 0 elsewhere: the backward rule of max, inherited."""
+    elements equal to it, and 0 elsewhere: the backward rule of max."""
     name = "min"
+    backward = staticmethod(Max.backward)
 
     @staticmethod
     def forward(x, axis=None, keepdims=False):
@@ -644,8 +648,9 @@ def pad(x, pad_width, value=0.0):
     (before, after) for every axis, or one (before, after) per axis."""
     if not isinstance(x, Tensor):
         raise TypeError(f"pad: x must be a Tensor; got {type(x).__name__}")
-    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
-        raise TypeError(f"pad: value must be a number; got {value!r}")
+    if not is_real(value):
+        raise TypeError(f"pad: value must be a number; got {quote(value)}")
+    value = real("pad: value", value)
     try:
         widths = np.broadcast_to(np.asarray(pad_width), (x.ndim, 2))
     except ValueError:
@@ -860,7 +865,9 @@ def where(condition, x, y):
     if like is None:
         raise TypeError(f"where: needs a Tensor among condition, x and y; got {type(x).__name__} "
                         f"and {type(y).__name__}")
-    return Where.apply(condition if isinstance(condition, Tensor) else _leaf_of(cond),
+    # a copy of the caller's array, as GetItem copies an index: changing it later must not move
+    # the gradient
+    return Where.apply(condition if isinstance(condition, Tensor) else _leaf_of(cond.copy()),
                        _lift(x, like), _lift(y, like))
 
 

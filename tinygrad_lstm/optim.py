@@ -54,7 +54,7 @@ class Optimizer:
             if not isinstance(p.grad, np.ndarray) or p.grad.dtype.kind != "f":
                 raise TypeError(f"{who}: {named} has a .grad that is not a float numpy array "
                                 f"({type(p.grad).__name__} of dtype {getattr(p.grad, 'dtype', None)}); "
-                                f"set p.grad = t.data for a Tensor t")
+                                f"set p.grad = t.data.copy() for a Tensor t")
             if p.data.shape != self.shapes[k]:
                 raise ValueError(f"{who}: {named} had shape {self.shapes[k]} when the optimizer was made "
                                  f"and has {p.data.shape} now; make a new optimizer for the new shape")
@@ -137,6 +137,7 @@ def clip_grad_norm(params, max_norm):
                                         for g in grads))
     if math.isfinite(total) and total > max_norm:
         scale = max_norm / (total + 1e-6)
-        for g in grads:
-            g *= scale
+        for p in params:                          # new arrays: a .grad may be another array's
+            if p.grad is not None:                # memory (p.grad = t.data), which must not change
+                p.grad = p.grad * np.asarray(scale, dtype=p.grad.dtype)
     return total

@@ -65,7 +65,7 @@ def real_array(name, value, dtype, shape=None):
     if shape is not None and array.shape != tuple(shape):
         raise ValueError(f"{name!r} has shape {array.shape}, expected {tuple(shape)}")
     with np.errstate(over="ignore"):                           # an overflow is reported below
-        converted = array.astype(dtype)                         # a copy, always
+        converted = array.astype(dtype, order="C")              # a copy, always, in C order
     bad = converted.size - np.count_nonzero(np.isfinite(converted))
     if bad:
         overflow = np.isfinite(array).all()                    # finite until converted

@@ -77,8 +77,10 @@ class Tensor:
         # A new array replaces this one and leaves any saved one as it was.
         if array is self._data:
             versions.mark_written(array)
-        elif isinstance(array, (float, np.floating)):     # 0-d arithmetic gives numpy scalars
+        elif isinstance(array, np.floating):              # 0-d arithmetic gives numpy scalars
             array = np.asarray(array)
+        elif isinstance(array, float):                    # a Python float takes the data's dtype
+            array = np.asarray(array, dtype=self._data.dtype)
         elif not isinstance(array, np.ndarray) or (array.dtype.kind != "f" and self._data.dtype.kind == "f"):
             what = f"an array of {array.dtype}" if isinstance(array, np.ndarray) else type(array).__name__
             raise TypeError(f"Tensor.data must be a numpy array of floats, as its gradient is; got {what}: "
@@ -105,7 +107,17 @@ class Tensor:
         if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
             raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): the data is "
                              f"{self._data.dtype}, so a {np.dtype(dtype)} array needs a copy")
-        return self._data.astype(dtype or self._data.dtype, copy=bool(copy))
+        return self._data.astype(self._data.dtype if dtype is None else dtype, copy=bool(copy))
+
+    def __array_function__(self, func, types, args, kwargs):
+        # np.concatenate, np.where, np.dot... would take the data and drop the graph without a
+        # word: only the reductions a Tensor has as methods (np.sum(t) is t.sum()) pass
+        method = _NUMPY_REDUCTIONS.get(func.__name__)
+        if method is None or not (args and args[0] is self):
+            raise TypeError(f"numpy's {func.__name__}() does not take Tensors: it would compute on the data "
+                            f"and drop the graph. Use the op (concat, stack, where, clamp, @, ...), or "
+                            f"pass t.data for the values alone")
+        return getattr(self, method)(*args[1:], **kwargs)
 
     def item(self):
         """The value of a one-element tensor, as a Python number."""
@@ -331,7 +343,7 @@ def _check_gradient(node, g, anomaly=False):
                            f"after the graph was built?")
     if node.grad is not None and not isinstance(node.grad, np.ndarray):
         raise TypeError(f"backward(): {_describe(node)}.grad was set to a {type(node.grad).__name__}; "
-                        f"a gradient is a numpy array (t.grad = other.data) or None")
+                        f"a gradient is a numpy array (t.grad = other.data.copy()) or None")
     if node.grad is not None and node.grad.shape != g.shape:
         raise ValueError(f"backward(): {_describe(node)}.grad was set to "
                          f"{getattr(node.grad, 'shape', type(node.grad).__name__)}, but its gradient "
@@ -483,6 +495,11 @@ def _leaf_of(array):
     t._data, t.grad, t.requires_grad, t.name, t.scope = array, None, False, None, _mode.scope
     t._op, t._parents = None, ()
     return t
+
+
+# numpy's function name -> the Tensor method it calls (np.max is named amax in older numpy)
+_NUMPY_REDUCTIONS = {"sum": "sum", "mean": "mean", "max": "max", "amax": "max", "min": "min", "amin": "min",
+                     "argmax": "argmax"}
 
 
 def _check_requires_grad(value):

@@ -8,6 +8,7 @@ replay 4-5 times slower on a loaded 2-core machine). So training and the compile
 use one thread unless one step's products are large, and `threads=` (`--threads`) says how
 many to use instead. threadpoolctl sets the limit for the region and restores it after.
 """
+import threading
 from contextlib import contextmanager
 
 from .checks import whole
@@ -32,9 +33,15 @@ def step_flops(model, batch):
 def blas_threads(threads, step_flops):
     """A block in which BLAS uses `threads` threads (an int ≥ 1); for threads=None, one
     thread when a step's products (`step_flops` multiply-adds) are small, else its default.
-    The limit is set on entering and the previous one restored on leaving."""
+    The limit is set on entering and the previous one restored on leaving.
+
+    Only in the main thread. BLAS's thread count is one setting for the whole process, and
+    OpenBLAS ignores a change made from any thread but the one that first changed it (seen
+    with numpy 2.4's OpenBLAS 0.3.31), so limits set and restored from several threads
+    could not be kept in order; blocks in other threads leave the setting as it is."""
     threads = whole("threads", threads, or_none=True)
-    if threads is None and step_flops >= MANY_THREADS_FROM:
+    if (threads is None and step_flops >= MANY_THREADS_FROM) or \
+            threading.current_thread() is not threading.main_thread():
         yield
         return
     global _controller

@@ -102,3 +102,19 @@ def test_factories_refuse_a_shape_that_cannot_fit(make):
     with pytest.raises(TooLargeError, match=rf"{make}: a tensor of shape \(1099511627776, 1099511627776\) "
                                             r"needs 9,671,406,556,917,033,397,649,408 bytes"):
         getattr(tinygrad_lstm, make)(2 ** 40, 2 ** 40)
+
+
+@pytest.mark.parametrize("bad", ["targets", "mask"])
+def test_loss_checks_targets_and_mask_before_unrolling(bad, monkeypatch):
+    from tinygrad_lstm.nn import LSTM
+    model = LSTM(3, 4, 5)
+    unrolled = []
+    monkeypatch.setattr(LSTM, "unroll", lambda self, *a, **k: unrolled.append(1))
+    xs, targets, mask = np.zeros((6, 3)), np.zeros(6, dtype=int), np.ones(6, dtype=bool)
+    if bad == "targets":
+        targets = np.full(6, 7)                        # class 7 of 5
+    else:
+        mask = np.ones(4, dtype=bool)                  # 4 steps of 6
+    with pytest.raises(ValueError):
+        model.loss(xs, targets, mask=mask)
+    assert unrolled == []

@@ -392,6 +392,12 @@ class _Recurrent(Module):
     def loss(self, xs, targets, h0=None, c0=None, mask=None):
         """Softmax cross-entropy summed over time steps (where mask is True), averaged over the
         batch: for one sequence, the lecture's E = Σ_t E_t."""
+        xs = self._check_input(xs)              # targets and mask checked before the unroll's work
+        logits_shape = xs.shape[:-1] + (self.output_size,)
+        # class indices become the one-hot targets loss_of would make (and check the same way)
+        targets = ops.target_distribution(np.empty(logits_shape, dtype=self.dtype),
+                                          self._check_targets(targets, logits_shape))
+        mask = None if mask is None else self._check_mask(mask, logits_shape[:-1])
         return self.loss_of(self.unroll(xs, h0, c0), targets, mask)
 
     def loss_of(self, run, targets, mask=None):

@@ -475,11 +475,11 @@ def _infer_sizes(S, schema):
                          "received shape %s" % (first, "(H, H+I)" if lstm else "(H, I)", shape))
     H = shape[0]
     n_in = shape[1] - H if lstm else shape[1]
-    out = S[schema.out]
-    if len(out) != 2 or out[0] < 1 or out[1] != H:
+    output_shape = S[schema.out]
+    if len(output_shape) != 2 or output_shape[0] < 1 or output_shape[1] != H:
         raise ValueError("parameter %r: expected shape (O, %d) with O >= 1 (H = %d from %r); "
-                         "received shape %s" % (schema.out, H, H, first, out))
-    return H, n_in, out[0]
+                         "received shape %s" % (schema.out, H, H, first, output_shape))
+    return H, n_in, output_shape[0]
 
 
 def _expected_shapes(schema, L, H, n_in, n_out):

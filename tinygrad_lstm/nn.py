@@ -392,23 +392,28 @@ class _Recurrent(Module):
     def loss(self, xs, targets, h0=None, c0=None, mask=None):
         """Softmax cross-entropy summed over time steps (where mask is True), averaged over the
         batch: for one sequence, the lecture's E = Σ_t E_t."""
-        xs = self._check_input(xs)              # targets and mask checked before the unroll's work
-        logits_shape = xs.shape[:-1] + (self.output_size,)
-        # class indices become the one-hot targets loss_of would make (and check the same way)
-        targets = ops.target_distribution(np.empty(logits_shape, dtype=self.dtype),
-                                          self._check_targets(targets, logits_shape))
-        mask = None if mask is None else self._check_mask(mask, logits_shape[:-1])
-        return self.loss_of(self.unroll(xs, h0, c0), targets, mask)
+        xs = self._check_input(xs)
+        like = np.empty(xs.shape[:-1] + (self.output_size,), dtype=self.dtype)   # the logits' shape
+        Y, mask = self._targets_and_mask(targets, mask, like)     # checked before the unroll's work
+        return self._loss(self.unroll(xs, h0, c0), Y, mask)
 
     def loss_of(self, run, targets, mask=None):
         """The loss of an unrolled pass (so its intermediate tensors stay at hand)."""
         if not isinstance(run, Unrolled):
             raise TypeError(f"loss_of: expected what unroll() returns; got {type(run).__name__}")
+        return self._loss(run, *self._targets_and_mask(targets, mask, run.logits.data))
+
+    def _targets_and_mask(self, targets, mask, like):
+        """The targets as a distribution over the classes (one-hot for class indices) and the
+        mask as bools, both checked against `like`, an array of the logits' shape and dtype."""
+        Y = ops.target_distribution(like, self._check_targets(targets, like.shape))
+        return Y, None if mask is None else self._check_mask(mask, like.shape[:-1])
+
+    def _loss(self, run, Y, mask):
         logits = run.logits
-        targets = ops.target_distribution(logits.data, self._check_targets(targets, logits.shape))
-        mask = None if mask is None else Tensor(self._check_mask(mask, logits.shape[:-1]), dtype=self.dtype)
+        mask = None if mask is None else Tensor(mask, dtype=self.dtype)
         batch = logits.shape[1] if logits.ndim == 3 else 1
-        return self.loss_from_logits(logits, Tensor(targets, name="y"), mask, batch)
+        return self.loss_from_logits(logits, Tensor(Y, name="y"), mask, batch)
 
     @staticmethod
     def loss_from_logits(logits, Y, mask, batch):

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from . import versions
+from .checks import flag
 from .checks import quote
 
 DEFAULT_DTYPE = np.dtype(np.float64)
@@ -41,7 +42,7 @@ class Tensor:
         self._data = _as_float_array(data, dtype)
         self.grad = None
         if requires_grad is not False and requires_grad is not True:   # the common case, fast
-            requires_grad = _check_requires_grad(requires_grad)
+            requires_grad = flag("Tensor: requires_grad", requires_grad)   # not 'False', 0 or 1
         self.requires_grad = requires_grad
         self.name = _check_name(name)
         self.scope = _mode.scope
@@ -500,14 +501,6 @@ def _leaf_of(array):
 # numpy's function name -> the Tensor method it calls (np.max is named amax in older numpy)
 _NUMPY_REDUCTIONS = {"sum": "sum", "mean": "mean", "max": "max", "amax": "max", "min": "min", "amin": "min",
                      "argmax": "argmax"}
-
-
-def _check_requires_grad(value):
-    """True or False (a numpy bool too); anything else, even 'False', 0 or 1, is refused: a
-    truthy string would otherwise quietly ask for a gradient."""
-    if isinstance(value, np.bool_):
-        return bool(value)
-    raise TypeError(f"Tensor: requires_grad must be True or False; got {value!r}")
 
 
 def _check_name(name):
